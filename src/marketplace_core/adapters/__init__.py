@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports (storage, clocks, sinks) shipped with the library."""

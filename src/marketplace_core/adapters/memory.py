@@ -1,0 +1,424 @@
+"""The in-memory adapters: the reference implementation of every port.
+
+:class:`InMemoryStorage` keeps committed entities in dictionaries with secondary indexes. A
+unit of work stages its writes in front of them and applies them all at once on commit,
+after checking that no entity it changed was committed by someone else in between; leaving
+the unit without committing drops the staged writes, so nothing is left behind.
+
+It is meant for tests, simulations and single-threaded embedded hosts: commits are
+serialized by a lock, but reads are not isolated from a concurrent commit. Hosts with several
+workers use the SQLite or PostgreSQL adapters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, cast
+
+import attrs
+
+from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
+from marketplace_core.events import DomainEvent, RecordedEvent
+from marketplace_core.notifications import Notification
+from marketplace_core.offerings import Category, Offering, Plan
+from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
+from marketplace_core.ports import Versioned
+from marketplace_core.roles import RoleGrant, ScopeKind
+from marketplace_core.users import User
+
+EntityT = TypeVar("EntityT", bound=Versioned)
+
+KeyFunction = Callable[[Any], Hashable]
+
+
+class _Table(Generic[EntityT]):
+    """The committed entities of one aggregate type, by id and by each secondary key."""
+
+    def __init__(self, entity: str, indexes: Mapping[str, KeyFunction]) -> None:
+        self.entity = entity
+        self.rows: dict[str, EntityT] = {}
+        self.key_functions = dict(indexes)
+        self.indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in indexes}
+
+    def put(self, entity: EntityT) -> None:
+        old = self.rows.get(entity.id)
+        if old is not None:
+            self._unindex(old)
+        self.rows[entity.id] = entity
+        for name, key_of in self.key_functions.items():
+            self.indexes[name].setdefault(key_of(entity), {})[entity.id] = None
+
+    def delete(self, entity_id: str) -> None:
+        self._unindex(self.rows.pop(entity_id))
+
+    def _unindex(self, entity: EntityT) -> None:
+        for name, key_of in self.key_functions.items():
+            ids = self.indexes[name][key_of(entity)]
+            del ids[entity.id]
+            if not ids:
+                del self.indexes[name][key_of(entity)]
+
+
+class _Staged(Generic[EntityT]):
+    """One unit of work's pending writes to one table (``None`` marks a removal)."""
+
+    def __init__(self, table: _Table[EntityT]) -> None:
+        self.table = table
+        self.writes: dict[str, EntityT | None] = {}
+        self.base_versions: dict[str, int] = {}
+
+    def find(self, entity_id: str) -> EntityT | None:
+        if entity_id in self.writes:
+            return self.writes[entity_id]
+        return self.table.rows.get(entity_id)
+
+    def write(self, entity_id: str, entity: EntityT | None, base_version: int) -> None:
+        self.base_versions.setdefault(entity_id, base_version)
+        self.writes[entity_id] = entity
+
+    def merged(
+        self, committed_ids: Iterable[str], matches: Callable[[EntityT], bool]
+    ) -> list[EntityT]:
+        """Committed entities among ``committed_ids``, overlaid with this unit's writes,
+        then the unit's other written entities that ``matches`` accepts."""
+        result: list[EntityT] = []
+        seen: set[str] = set()
+        for entity_id in committed_ids:
+            seen.add(entity_id)
+            if entity_id in self.writes:
+                staged = self.writes[entity_id]
+                if staged is not None and matches(staged):
+                    result.append(staged)
+            else:
+                result.append(self.table.rows[entity_id])
+        result.extend(
+            entity
+            for entity_id, entity in self.writes.items()
+            if entity is not None and entity_id not in seen and matches(entity)
+        )
+        return result
+
+    def conflicts(self) -> list[str]:
+        rows = self.table.rows
+        return [
+            entity_id
+            for entity_id, base in self.base_versions.items()
+            if (rows[entity_id].version if entity_id in rows else 0) != base
+        ]
+
+    def apply(self) -> None:
+        for entity_id, entity in self.writes.items():
+            if entity is None:
+                self.table.delete(entity_id)
+            else:
+                self.table.put(entity)
+        self.writes.clear()
+        self.base_versions.clear()
+
+
+def _with_version(entity: EntityT, version: int) -> EntityT:
+    return cast(EntityT, attrs.evolve(cast(Any, entity), version=version))
+
+
+def _always(entity: object) -> bool:
+    return True
+
+
+class InMemoryRepository(Generic[EntityT]):
+    """A repository over one in-memory table, through one unit of work."""
+
+    def __init__(self, staged: _Staged[EntityT]) -> None:
+        self._staged = staged
+
+    def get(self, entity_id: str) -> EntityT:
+        """The entity with this id; raises ``NotFoundError``."""
+        entity = self._staged.find(entity_id)
+        if entity is None:
+            raise NotFoundError(self._staged.table.entity, entity_id)
+        return entity
+
+    def find(self, entity_id: str) -> EntityT | None:
+        """The entity with this id, or ``None``."""
+        return self._staged.find(entity_id)
+
+    def add(self, entity: EntityT) -> EntityT:
+        """Stage a new entity and return it at version 1."""
+        if self._staged.find(entity.id) is not None or entity.id in self._staged.table.rows:
+            raise ConflictError(
+                ErrorCode.ALREADY_EXISTS,
+                f"{self._staged.table.entity} {entity.id!r} already exists",
+                entity=self._staged.table.entity,
+                id=entity.id,
+            )
+        stored = _with_version(entity, 1)
+        self._staged.write(entity.id, stored, 0)
+        return stored
+
+    def update(self, entity: EntityT) -> EntityT:
+        """Stage a new snapshot of a stored entity and return it at version + 1."""
+        self._check_current(entity)
+        stored = _with_version(entity, entity.version + 1)
+        self._staged.write(entity.id, stored, entity.version)
+        return stored
+
+    def all(self) -> Sequence[EntityT]:
+        """Every entity, oldest first."""
+        return self._staged.merged(self._staged.table.rows, _always)
+
+    def _check_current(self, entity: EntityT) -> None:
+        current = self.get(entity.id)
+        if current.version != entity.version:
+            raise ConflictError(
+                ErrorCode.STALE_VERSION,
+                f"{self._staged.table.entity} {entity.id!r} was changed by someone else: "
+                f"you have version {entity.version}, storage has {current.version}; "
+                "reload and retry",
+                entity=self._staged.table.entity,
+                id=entity.id,
+                expected_version=entity.version,
+                actual_version=current.version,
+            )
+
+    def _remove(self, entity: EntityT) -> None:
+        self._check_current(entity)
+        self._staged.write(entity.id, None, entity.version)
+
+    def _by(self, index: str, key: Hashable) -> list[EntityT]:
+        key_of = self._staged.table.key_functions[index]
+        committed = self._staged.table.indexes[index].get(key, {})
+        return self._staged.merged(committed, lambda entity: key_of(entity) == key)
+
+
+class InMemoryProjectRepository(InMemoryRepository[Project]):
+    """Projects, indexed by organization."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Project]:
+        """The projects of one organization, oldest first."""
+        return self._by("organization_id", organization_id)
+
+
+class InMemoryUserRepository(InMemoryRepository[User]):
+    """Users, indexed by username."""
+
+    def find_by_username(self, username: str) -> User | None:
+        """The user with this username, or ``None``."""
+        matches = self._by("username", username)
+        return matches[0] if matches else None
+
+
+class InMemoryRoleGrantRepository(InMemoryRepository[RoleGrant]):
+    """Role grants, indexed by user and by scope."""
+
+    def for_user(self, user_id: str) -> Sequence[RoleGrant]:
+        """Every grant a user holds."""
+        return self._by("user_id", user_id)
+
+    def for_scope(self, kind: ScopeKind, scope_id: str) -> Sequence[RoleGrant]:
+        """Every grant held on one scope."""
+        return self._by("scope", (kind, scope_id))
+
+    def remove(self, grant: RoleGrant) -> None:
+        """Stage the removal of a grant."""
+        self._remove(grant)
+
+
+class InMemoryOfferingRepository(InMemoryRepository[Offering]):
+    """Offerings, indexed by provider."""
+
+    def for_provider(self, provider_id: str) -> Sequence[Offering]:
+        """The offerings of one provider organization."""
+        return self._by("provider_id", provider_id)
+
+
+class InMemoryPlanRepository(InMemoryRepository[Plan]):
+    """Plans, indexed by offering."""
+
+    def for_offering(self, offering_id: str) -> Sequence[Plan]:
+        """The plans of one offering."""
+        return self._by("offering_id", offering_id)
+
+
+class InMemoryOutbox:
+    """The committed events of an in-memory storage."""
+
+    def __init__(self, events: list[RecordedEvent]) -> None:
+        self._events = events
+
+    def read(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:
+        """Committed events with ``position > after``, in order."""
+        selected = self._events[max(after, 0) :]
+        return selected if limit is None else selected[:limit]
+
+
+class InMemoryStorage:
+    """Every aggregate in dictionaries; the default storage for tests and simulations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[RecordedEvent] = []
+        self._tables: dict[str, _Table[Any]] = {
+            "organization_groups": _Table("organization group", {}),
+            "organizations": _Table("organization", {}),
+            "projects": _Table("project", {"organization_id": _attr("organization_id")}),
+            "users": _Table("user", {"username": _attr("username")}),
+            "role_grants": _Table(
+                "role grant",
+                {
+                    "user_id": _attr("user_id"),
+                    "scope": lambda grant: (grant.scope_kind, grant.scope_id),
+                },
+            ),
+            "providers": _Table("service provider", {}),
+            "categories": _Table("category", {}),
+            "offerings": _Table("offering", {"provider_id": _attr("provider_id")}),
+            "plans": _Table("plan", {"offering_id": _attr("offering_id")}),
+        }
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """A new unit of work on this storage."""
+        return InMemoryUnitOfWork(self)
+
+    def _commit(
+        self, staged: Iterable[_Staged[Any]], events: Sequence[DomainEvent]
+    ) -> list[RecordedEvent]:
+        with self._lock:
+            for table in staged:
+                stale = table.conflicts()
+                if stale:
+                    raise ConflictError(
+                        ErrorCode.STALE_VERSION,
+                        f"{table.table.entity} {stale[0]!r} was changed by another unit of "
+                        "work since it was read; nothing was written, reload and retry",
+                        entity=table.table.entity,
+                        id=stale[0],
+                    )
+            for table in staged:
+                table.apply()
+            start = len(self._events) + 1
+            recorded = [RecordedEvent(start + i, event) for i, event in enumerate(events)]
+            self._events.extend(recorded)
+            return recorded
+
+
+def _attr(name: str) -> KeyFunction:
+    return lambda entity: getattr(entity, name)
+
+
+class InMemoryUnitOfWork:
+    """A unit of work on an :class:`InMemoryStorage`."""
+
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
+        self._staged: dict[str, _Staged[Any]] = {}
+        self._events: list[DomainEvent] = []
+
+    def _stage(self, name: str) -> _Staged[Any]:
+        staged = self._staged.get(name)
+        if staged is None:
+            staged = self._staged[name] = _Staged(self._storage._tables[name])
+        return staged
+
+    @property
+    def organization_groups(self) -> InMemoryRepository[OrganizationGroup]:
+        """Organization groups."""
+        return InMemoryRepository(self._stage("organization_groups"))
+
+    @property
+    def organizations(self) -> InMemoryRepository[Organization]:
+        """Organizations."""
+        return InMemoryRepository(self._stage("organizations"))
+
+    @property
+    def projects(self) -> InMemoryProjectRepository:
+        """Projects."""
+        return InMemoryProjectRepository(self._stage("projects"))
+
+    @property
+    def users(self) -> InMemoryUserRepository:
+        """Users."""
+        return InMemoryUserRepository(self._stage("users"))
+
+    @property
+    def role_grants(self) -> InMemoryRoleGrantRepository:
+        """Role grants."""
+        return InMemoryRoleGrantRepository(self._stage("role_grants"))
+
+    @property
+    def providers(self) -> InMemoryRepository[ServiceProvider]:
+        """Service provider registrations."""
+        return InMemoryRepository(self._stage("providers"))
+
+    @property
+    def categories(self) -> InMemoryRepository[Category]:
+        """Categories."""
+        return InMemoryRepository(self._stage("categories"))
+
+    @property
+    def offerings(self) -> InMemoryOfferingRepository:
+        """Offerings."""
+        return InMemoryOfferingRepository(self._stage("offerings"))
+
+    @property
+    def plans(self) -> InMemoryPlanRepository:
+        """Plans."""
+        return InMemoryPlanRepository(self._stage("plans"))
+
+    @property
+    def outbox(self) -> InMemoryOutbox:
+        """The committed events."""
+        return InMemoryOutbox(self._storage._events)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def emit(self, event: DomainEvent) -> None:
+        """Stage an event for the outbox."""
+        self._events.append(event)
+
+    def commit(self) -> Sequence[RecordedEvent]:
+        """Apply every staged write and event at once, or raise ``ConflictError``."""
+        try:
+            recorded = self._storage._commit(self._staged.values(), self._events)
+        except ConflictError:
+            self.rollback()
+            raise
+        self._staged.clear()
+        self._events = []
+        return recorded
+
+    def rollback(self) -> None:
+        """Drop every staged write and event."""
+        self._staged.clear()
+        self._events = []
+
+
+class EventLog:
+    """An event sink that keeps every published event in a list, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[RecordedEvent] = []
+
+    def publish(self, events: Sequence[RecordedEvent]) -> None:
+        """Append ``events``."""
+        self.events.extend(events)
+
+
+class RecordingNotifier:
+    """A notifier that keeps every notification in a list instead of sending it."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def notify(self, notification: Notification) -> None:
+        """Append ``notification``."""
+        self.sent.append(notification)

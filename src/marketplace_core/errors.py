@@ -1,0 +1,143 @@
+"""One exception hierarchy for every refusal the library makes.
+
+Every error carries a stable machine-readable :class:`ErrorCode`, a message that names the bad
+input and what was expected, and structured ``fields`` a host can render or log. Each family
+also subclasses the builtin that fits, so ``except ValueError`` still catches a validation
+error and ``except LookupError`` a missing entity.
+
+Codes are never renamed; new ones are added as rules are added. The family (the class) says
+how a host should react (show a form error, a 404, a 403, retry on conflict); the code says
+which rule refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+
+class ErrorCode(enum.StrEnum):
+    """Every code an error of this library can carry."""
+
+    # Generic input validation.
+    INVALID_VALUE = "invalid_value"
+    # Storage and identity.
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    STALE_VERSION = "stale_version"
+    # Authorization.
+    PERMISSION_DENIED = "permission_denied"
+    ROLE_SCOPE_MISMATCH = "role_scope_mismatch"
+    # Lifecycles.
+    INVALID_TRANSITION = "invalid_transition"
+    # Platform primitives.
+    ORGANIZATION_BLOCKED = "organization_blocked"
+    ORGANIZATION_ARCHIVED = "organization_archived"
+    # Catalogue.
+    PROVIDER_NOT_REGISTERED = "provider_not_registered"
+    PLUGIN_NOT_REGISTERED = "plugin_not_registered"
+    INVALID_COMPONENT_SETTINGS = "invalid_component_settings"
+    DUPLICATE_COMPONENT = "duplicate_component"
+    UNKNOWN_COMPONENT = "unknown_component"
+    COMPONENT_IN_USE = "component_in_use"
+    BUILTIN_COMPONENT = "builtin_component"
+    OFFERING_ARCHIVED = "offering_archived"
+    OFFERING_NOT_ACTIVE = "offering_not_active"
+    OFFERING_WITHOUT_CATEGORY = "offering_without_category"
+    OFFERING_WITHOUT_COMPONENTS = "offering_without_components"
+    OFFERING_WITHOUT_PLANS = "offering_without_plans"
+    OFFERING_NOT_VISIBLE = "offering_not_visible"
+    PLAN_ARCHIVED = "plan_archived"
+    # Limits requested on limit-billed components.
+    LIMIT_NOT_ALLOWED = "limit_not_allowed"
+    LIMIT_OUT_OF_RANGE = "limit_out_of_range"
+    LIMIT_NOT_BOOLEAN = "limit_not_boolean"
+    LIMIT_PERIOD_AMOUNT_EXCEEDED = "limit_period_amount_exceeded"
+    OFFERING_LIMIT_CAP_EXCEEDED = "offering_limit_cap_exceeded"
+
+
+class MarketplaceError(Exception):
+    """The root of every error this library raises on purpose.
+
+    ``code`` is stable and machine-readable; ``message`` is for people; ``fields`` holds the
+    structured facts (ids, values, limits) the message was built from.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message: str = message
+        self.fields: Mapping[str, Any] = MappingProxyType(dict(fields))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data: ``{"code", "message", "fields"}``, for APIs and vectors."""
+        return {"code": str(self.code), "message": self.message, "fields": dict(self.fields)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.code)!r}, {self.message!r})"
+
+
+class ValidationError(MarketplaceError, ValueError):
+    """The input breaks a rule: a malformed value, or a command the current data forbids."""
+
+
+class NotFoundError(MarketplaceError, LookupError):
+    """An entity named by id does not exist. ``fields`` holds ``entity`` and ``id``."""
+
+    def __init__(self, entity: str, entity_id: str) -> None:
+        super().__init__(
+            ErrorCode.NOT_FOUND,
+            f"{entity} {entity_id!r} does not exist",
+            entity=entity,
+            id=entity_id,
+        )
+        self.entity = entity
+        self.entity_id = entity_id
+
+
+class PermissionDeniedError(MarketplaceError, PermissionError):
+    """The acting user lacks the permission the command needs on its scope."""
+
+
+class InvalidTransitionError(MarketplaceError):
+    """An event was fired on an entity whose current state does not allow it.
+
+    ``fields`` holds ``entity`` (the entity type), ``id``, ``event``, ``state`` and
+    ``allowed`` (the events the current state does allow).
+    """
+
+    def __init__(
+        self, entity: str, entity_id: str, event: str, state: str, allowed: tuple[str, ...]
+    ) -> None:
+        allowed_text = ", ".join(allowed) if allowed else "none, the state is final"
+        super().__init__(
+            ErrorCode.INVALID_TRANSITION,
+            f"cannot {event} {entity} {entity_id!r} in state {state!r}; "
+            f"events allowed there: {allowed_text}",
+            entity=entity,
+            id=entity_id,
+            event=event,
+            state=state,
+            allowed=allowed,
+        )
+        self.entity = entity
+        self.entity_id = entity_id
+        self.event = event
+        self.state = state
+
+
+class ConflictError(MarketplaceError):
+    """The write conflicts with stored data: a stale version or a duplicate identity.
+
+    A host usually reloads and retries on ``stale_version``.
+    """
+
+
+class PolicyViolationError(MarketplaceError):
+    """A fired policy (or a deny list) vetoes the command."""
+
+
+class QuotaExceededError(MarketplaceError):
+    """The command would take a quota's usage over its limit."""

@@ -1,0 +1,261 @@
+"""Domain events: what happened, named in the past tense.
+
+Commands emit events through the unit of work; on commit they are appended to the storage's
+outbox in the same transaction, numbered by ``position``, and handed to the event sink in
+that order. A host can replay the outbox from any position, so delivery is at least once and
+in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from marketplace_core.inputs import frozen_mapping
+
+
+@attrs.frozen(kw_only=True)
+class DomainEvent:
+    """The base of every event: when it happened and who caused it (``None``: the system)."""
+
+    occurred_at: datetime
+    actor_id: str | None
+
+    @property
+    def name(self) -> str:
+        """The event's type name, stable across versions (the class name)."""
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain data with its ``name``, for logs, outboxes and vectors."""
+        data = attrs.asdict(self, recurse=False)
+        return {
+            "name": self.name,
+            **{key: dict(v) if isinstance(v, Mapping) else v for key, v in data.items()},
+        }
+
+
+@attrs.frozen
+class RecordedEvent:
+    """An event as committed to the outbox, at ``position`` (1, 2, 3, ... in commit order)."""
+
+    position: int
+    event: DomainEvent
+
+
+# --------------------------------------------------------------------------- platform
+
+
+@attrs.frozen(kw_only=True)
+class UserRegistered(DomainEvent):
+    """A user was created."""
+
+    user_id: str
+    username: str
+    is_staff: bool
+
+
+@attrs.frozen(kw_only=True)
+class UserStaffChanged(DomainEvent):
+    """A user's staff flag was set or cleared."""
+
+    user_id: str
+    is_staff: bool
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationGroupCreated(DomainEvent):
+    """An organization group was created."""
+
+    group_id: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationCreated(DomainEvent):
+    """An organization was created."""
+
+    organization_id: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationUpdated(DomainEvent):
+    """An organization's name or group changed; ``changes`` lists the fields."""
+
+    organization_id: str
+    changes: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationBlocked(DomainEvent):
+    """An organization was blocked: it may neither order nor publish."""
+
+    organization_id: str
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationUnblocked(DomainEvent):
+    """A blocked organization was unblocked."""
+
+    organization_id: str
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationArchived(DomainEvent):
+    """An organization was archived: it is read-only from now on."""
+
+    organization_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ProjectCreated(DomainEvent):
+    """A project was created in an organization."""
+
+    project_id: str
+    organization_id: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class ProjectUpdated(DomainEvent):
+    """A project's name, dates or auto-approval changed; ``changes`` lists the fields."""
+
+    project_id: str
+    changes: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class RoleGranted(DomainEvent):
+    """A user was given a role on a scope."""
+
+    grant_id: str
+    user_id: str
+    role: str
+    scope_kind: str
+    scope_id: str
+
+
+@attrs.frozen(kw_only=True)
+class RoleRevoked(DomainEvent):
+    """A user's role on a scope was taken away."""
+
+    grant_id: str
+    user_id: str
+    role: str
+    scope_kind: str
+    scope_id: str
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@attrs.frozen(kw_only=True)
+class ProviderRegistered(DomainEvent):
+    """An organization was registered as a service provider."""
+
+    organization_id: str
+
+
+@attrs.frozen(kw_only=True)
+class CategoryCreated(DomainEvent):
+    """A catalogue category was created."""
+
+    category_id: str
+    title: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferingCreated(DomainEvent):
+    """A provider created an offering (in draft)."""
+
+    offering_id: str
+    provider_id: str
+    plugin_type: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferingUpdated(DomainEvent):
+    """An offering's descriptive fields, options or visibility changed."""
+
+    offering_id: str
+    changes: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OfferingStateChanged(DomainEvent):
+    """An offering moved through its lifecycle."""
+
+    offering_id: str
+    event: str
+    source: str
+    target: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferingComponentAdded(DomainEvent):
+    """A component was added to an offering."""
+
+    offering_id: str
+    component_type: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferingComponentUpdated(DomainEvent):
+    """A component's settings changed."""
+
+    offering_id: str
+    component_type: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferingComponentRemoved(DomainEvent):
+    """A component was removed from an offering."""
+
+    offering_id: str
+    component_type: str
+
+
+@attrs.frozen(kw_only=True)
+class PlanCreated(DomainEvent):
+    """A plan was created for an offering."""
+
+    plan_id: str
+    offering_id: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class PlanUpdated(DomainEvent):
+    """A plan's name, description or capacity changed; ``changes`` lists the fields."""
+
+    plan_id: str
+    changes: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class PlanArchived(DomainEvent):
+    """A plan was archived: no new resources or switches to it."""
+
+    plan_id: str
+    offering_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PlanPricesChanged(DomainEvent):
+    """A plan's current prices changed (``prices`` holds the new ones)."""
+
+    plan_id: str
+    prices: Mapping[str, Decimal] = attrs.field(converter=frozen_mapping)
+
+
+@attrs.frozen(kw_only=True)
+class PlanFuturePricesScheduled(DomainEvent):
+    """Prices were scheduled to replace a plan's current ones at the next billing month."""
+
+    plan_id: str
+    prices: Mapping[str, Decimal] = attrs.field(converter=frozen_mapping)

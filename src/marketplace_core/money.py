@@ -1,0 +1,58 @@
+"""Money is :class:`decimal.Decimal`, never ``float``.
+
+Amounts enter the library through :func:`parse_money`, which refuses floats (a binary float
+such as ``0.1`` is already wrong before any arithmetic), non-finite values and, unless asked,
+negative ones. Arithmetic stays exact; rounding happens once, where an invoice item is priced.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from marketplace_core.errors import ErrorCode, ValidationError
+
+ZERO = Decimal(0)
+
+MoneyInput = Decimal | int | str
+"""What callers may pass where an amount of money is expected."""
+
+
+def parse_money(value: object, field: str, *, allow_negative: bool = False) -> Decimal:
+    """``value`` as an exact, finite ``Decimal``; refuses floats, NaN, infinities, junk.
+
+    ``field`` names the input in the error. Negative amounts are refused unless
+    ``allow_negative`` (credits and deltas are negative; prices never are).
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        hint = f"; write Decimal({str(value)!r})" if isinstance(value, float) else ""
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be a Decimal, int or numeric string, got "
+            f"{type(value).__name__} {value!r}{hint}",
+            field=field,
+            value=repr(value),
+        )
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be a number, got {value!r}",
+            field=field,
+            value=repr(value),
+        ) from None
+    if not amount.is_finite():
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be a finite number, got {value!r}",
+            field=field,
+            value=repr(value),
+        )
+    if amount < 0 and not allow_negative:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must not be negative, got {amount}",
+            field=field,
+            value=str(amount),
+        )
+    return amount

@@ -1,0 +1,68 @@
+"""The plugin registry: which plugin types exist and what each can do.
+
+An offering names a plugin type; the type must be registered for the offering to be created
+and ordered. The capabilities a plugin declares drive the core's rules: whether orders need a
+provider review by default, whether limits can be changed and orders canceled, and which
+components every offering of the type starts with.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
+from marketplace_core.inputs import require_text
+from marketplace_core.offerings import OfferingComponent, check_components
+
+
+@attrs.frozen
+class PluginCapabilities:
+    """What a plugin type declares about itself.
+
+    ``components`` are built in: every offering of the type starts with them and cannot
+    remove them.
+    """
+
+    needs_provider_review: bool = False
+    can_update_limits: bool = False
+    can_cancel_orders: bool = False
+    components: tuple[OfferingComponent, ...] = ()
+
+
+class PluginRegistry:
+    """The plugin types a marketplace knows, with their capabilities."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[str, PluginCapabilities] = {}
+
+    def register(self, plugin_type: str, capabilities: PluginCapabilities) -> None:
+        """Register ``plugin_type``; each type is registered once."""
+        require_text(plugin_type, "plugin_type", max_length=100)
+        check_components(capabilities.components)
+        if plugin_type in self._plugins:
+            raise ConflictError(
+                ErrorCode.ALREADY_EXISTS,
+                f"plugin type {plugin_type!r} is already registered",
+                plugin_type=plugin_type,
+            )
+        self._plugins[plugin_type] = capabilities
+
+    def is_registered(self, plugin_type: str) -> bool:
+        """Whether ``plugin_type`` is registered."""
+        return plugin_type in self._plugins
+
+    def capabilities(self, plugin_type: str) -> PluginCapabilities:
+        """The capabilities of ``plugin_type``; refuses an unregistered type."""
+        try:
+            return self._plugins[plugin_type]
+        except KeyError:
+            known = ", ".join(repr(name) for name in sorted(self._plugins)) or "none"
+            raise ValidationError(
+                ErrorCode.PLUGIN_NOT_REGISTERED,
+                f"plugin type {plugin_type!r} is not registered (registered: {known})",
+                plugin_type=plugin_type,
+            ) from None
+
+    def plugin_types(self) -> tuple[str, ...]:
+        """The registered plugin types, sorted."""
+        return tuple(sorted(self._plugins))

@@ -1,0 +1,70 @@
+"""The context a command handler runs in: one unit of work, one instant, the ports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import attrs
+
+from marketplace_core.authorization import require_permission
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.plugins import PluginRegistry
+from marketplace_core.ports import Authorizer, IdGenerator, UnitOfWork
+from marketplace_core.roles import (
+    Permission,
+    Scope,
+    ScopeKind,
+    offering_scope,
+    organization_scope,
+    project_scope,
+)
+from marketplace_core.users import User
+
+
+@attrs.frozen
+class Context:
+    """Everything a handler may touch.
+
+    ``now`` is read from the clock once per command, so every timestamp a command writes is
+    the same instant and a replay with the same clock gives the same result.
+    """
+
+    uow: UnitOfWork
+    now: datetime
+    ids: IdGenerator
+    authorizer: Authorizer
+    plugins: PluginRegistry
+
+    @property
+    def today(self) -> date:
+        """The current calendar date in UTC."""
+        return self.now.date()
+
+    def authorize(self, actor_id: str, permission: Permission, scope: Scope) -> User:
+        """The acting user, once it is known to hold ``permission`` on ``scope``.
+
+        Raises ``NotFoundError`` for an unknown user and ``PermissionDeniedError`` for one
+        without the permission; both before anything is written.
+        """
+        actor = self.uow.users.get(actor_id)
+        require_permission(self.authorizer, actor, permission, scope)
+        return actor
+
+    def scope_of(self, kind: ScopeKind, scope_id: str) -> Scope:
+        """The scope ``(kind, scope_id)`` with its enclosing scopes, loaded from storage."""
+        match kind:
+            case ScopeKind.ORGANIZATION:
+                return organization_scope(self.uow.organizations.get(scope_id).id)
+            case ScopeKind.PROJECT:
+                project = self.uow.projects.get(scope_id)
+                return project_scope(project.id, project.organization_id)
+            case ScopeKind.OFFERING:
+                offering = self.uow.offerings.get(scope_id)
+                return offering_scope(offering.id, offering.provider_id)
+            case ScopeKind.PLATFORM:
+                raise ValidationError(
+                    ErrorCode.INVALID_VALUE,
+                    "roles cannot be held on the platform scope; staff is a user flag",
+                    field="scope_kind",
+                    value=kind.value,
+                )
