@@ -29,7 +29,6 @@ class ErrorCode(enum.StrEnum):
     STALE_VERSION = "stale_version"
     # Authorization.
     PERMISSION_DENIED = "permission_denied"
-    ROLE_SCOPE_MISMATCH = "role_scope_mismatch"
     # Lifecycles.
     INVALID_TRANSITION = "invalid_transition"
     # Platform primitives.

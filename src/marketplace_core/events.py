@@ -26,15 +26,15 @@ class DomainEvent:
     actor_id: str | None
 
     @property
-    def name(self) -> str:
+    def event_type(self) -> str:
         """The event's type name, stable across versions (the class name)."""
         return type(self).__name__
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as plain data with its ``name``, for logs, outboxes and vectors."""
+        """The event as plain data with its ``event_type``, for logs, outboxes and vectors."""
         data = attrs.asdict(self, recurse=False)
         return {
-            "name": self.name,
+            "event_type": self.event_type,
             **{key: dict(v) if isinstance(v, Mapping) else v for key, v in data.items()},
         }
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
+from collections import Counter
 
 
 class UuidGenerator:
@@ -15,15 +15,17 @@ class UuidGenerator:
 
 
 class SequentialIdGenerator:
-    """Readable, deterministic ids: ``offering-1``, ``plan-2``, ... (one counter for all kinds).
+    """Readable, deterministic ids, counted per kind: ``offering-1``, ``plan-1``, ``plan-2``.
 
     Deterministic ids make test failures, demos and conformance vectors reproducible. Use one
-    generator per storage: two generators would hand out the same ids.
+    generator per storage, and only on storage it has numbered from the start: a second
+    generator would hand out the same ids again.
     """
 
-    def __init__(self, start: int = 1) -> None:
-        self._counter = itertools.count(start)
+    def __init__(self) -> None:
+        self._issued: Counter[str] = Counter()
 
     def new_id(self, kind: str) -> str:
-        """``f"{kind}-{n}"`` with ``n`` one more than the last id handed out."""
-        return f"{kind}-{next(self._counter)}"
+        """``f"{kind}-{n}"``, where ``n`` counts the ids of ``kind`` handed out so far."""
+        self._issued[kind] += 1
+        return f"{kind}-{self._issued[kind]}"

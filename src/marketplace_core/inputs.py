@@ -35,8 +35,8 @@ def require_text(value: object, field: str, *, max_length: int = 255) -> str:
     return value
 
 
-def require_optional_text(value: object, field: str, *, max_length: int = 4000) -> str:
-    """A string (possibly empty) of at most ``max_length`` characters."""
+def require_string(value: object, field: str, *, max_length: int = 4000) -> str:
+    """A string, possibly empty (a description, an e-mail), of at most ``max_length``."""
     if not isinstance(value, str) or len(value) > max_length:
         raise _refuse(field, value, f"a string of at most {max_length} characters")
     return value
@@ -92,6 +92,9 @@ def require_enum(value: object, enum_type: type[EnumT], field: str) -> EnumT:
     """A member of ``enum_type``, given as the member or as its value."""
     if isinstance(value, enum_type):
         return value
+    if isinstance(value, bool | enum.Enum):  # True == 1, and PlanUnit.MONTH == "month"
+        choices = ", ".join(repr(member.value) for member in enum_type)
+        raise _refuse(field, value, f"one of {choices}")
     try:
         return enum_type(value)
     except (ValueError, TypeError):

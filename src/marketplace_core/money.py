@@ -7,7 +7,9 @@ negative ones. Arithmetic stays exact; rounding happens once, where an invoice i
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import math
+import re
+from decimal import Decimal
 
 from marketplace_core.errors import ErrorCode, ValidationError
 
@@ -15,6 +17,9 @@ ZERO = Decimal(0)
 
 MoneyInput = Decimal | int | str
 """What callers may pass where an amount of money is expected."""
+
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+"""A plain decimal numeral: no spaces, no exponent, no underscores, ASCII digits only."""
 
 
 def parse_money(value: object, field: str, *, allow_negative: bool = False) -> Decimal:
@@ -24,7 +29,9 @@ def parse_money(value: object, field: str, *, allow_negative: bool = False) -> D
     ``allow_negative`` (credits and deltas are negative; prices never are).
     """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        hint = f"; write Decimal({str(value)!r})" if isinstance(value, float) else ""
+        hint = ""
+        if isinstance(value, float) and math.isfinite(value):
+            hint = f"; write Decimal({str(value)!r})"
         raise ValidationError(
             ErrorCode.INVALID_VALUE,
             f"{field} must be a Decimal, int or numeric string, got "
@@ -32,15 +39,14 @@ def parse_money(value: object, field: str, *, allow_negative: bool = False) -> D
             field=field,
             value=repr(value),
         )
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
         raise ValidationError(
             ErrorCode.INVALID_VALUE,
-            f"{field} must be a number, got {value!r}",
+            f"{field} must be a plain decimal numeral such as '12.50', got {value!r}",
             field=field,
             value=repr(value),
-        ) from None
+        )
+    amount = Decimal(value)
     if not amount.is_finite():
         raise ValidationError(
             ErrorCode.INVALID_VALUE,
@@ -55,4 +61,4 @@ def parse_money(value: object, field: str, *, allow_negative: bool = False) -> D
             field=field,
             value=str(amount),
         )
-    return amount
+    return amount.copy_abs() if amount.is_zero() else amount

@@ -64,7 +64,7 @@ class LimitPeriod(enum.StrEnum):
     TOTAL = "total"
 
 
-COMPONENT_TYPE_PATTERN = re.compile(r"^[a-zA-Z0-9_\-/:]{1,50}$")
+COMPONENT_TYPE_PATTERN = re.compile(r"[a-zA-Z0-9_\-/:]{1,50}")
 
 
 @attrs.frozen
@@ -118,7 +118,7 @@ def _bad_setting(component: OfferingComponent, setting: str, problem: str) -> Va
 
 def check_component_settings(component: OfferingComponent) -> None:
     """Refuse a component whose settings are malformed or contradict its billing type."""
-    if not isinstance(component.type, str) or not COMPONENT_TYPE_PATTERN.match(component.type):
+    if not isinstance(component.type, str) or not COMPONENT_TYPE_PATTERN.fullmatch(component.type):
         raise ValidationError(
             ErrorCode.INVALID_COMPONENT_SETTINGS,
             f"component type {component.type!r} must be 1-50 characters of letters, digits "
@@ -348,8 +348,11 @@ def check_offering_editable(offering: Offering) -> None:
 
 
 def check_can_activate(offering: Offering, plans: Iterable[Plan]) -> None:
-    """Refuse to activate (or resume) an offering that has no plan open for orders."""
-    if not any(not plan.archived for plan in plans):
+    """Refuse to activate (or resume) an offering that has no plan open for orders.
+
+    Plans of other offerings among ``plans`` do not count.
+    """
+    if not any(plan.offering_id == offering.id and not plan.archived for plan in plans):
         raise ValidationError(
             ErrorCode.OFFERING_WITHOUT_PLANS,
             f"offering {offering.id!r} needs at least one plan that is not archived "
@@ -453,8 +456,8 @@ class Plan:
     ``prices`` maps component types to the price per unit (missing: free). ``amounts`` maps
     fixed components to the quantity included (missing: 1); the fixed charge is price ×
     amount. ``max_amount`` caps the live resources on the plan. An ``archived`` plan takes no
-    new resources and no switches. ``future_prices``, when set, replace ``prices`` at the
-    start of the next billing month.
+    new resources and no switches. ``future_prices``, when set, replace the current prices
+    of the components they list at the start of the next billing month.
     """
 
     id: str
@@ -524,7 +527,10 @@ def check_plan_open(plan: Plan) -> None:
 
 
 def apply_future_prices(plan: Plan) -> Plan:
-    """The plan with its scheduled future prices made current (unchanged if none)."""
+    """The plan with its scheduled future prices made current (unchanged if none).
+
+    Components the schedule does not list keep their current price.
+    """
     if plan.future_prices is None:
         return plan
     return attrs.evolve(plan, prices={**plan.prices, **plan.future_prices}, future_prices=None)

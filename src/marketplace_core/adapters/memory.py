@@ -34,31 +34,46 @@ KeyFunction = Callable[[Any], Hashable]
 
 
 class _Table(Generic[EntityT]):
-    """The committed entities of one aggregate type, by id and by each secondary key."""
+    """The committed entities of one aggregate type, by id and by each secondary key.
+
+    Every listing is oldest first: ``rows`` keeps insertion order, and each index bucket is
+    kept in the same order even when an entity's key changes.
+    """
 
     def __init__(self, entity: str, indexes: Mapping[str, KeyFunction]) -> None:
         self.entity = entity
         self.rows: dict[str, EntityT] = {}
         self.key_functions = dict(indexes)
         self.indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in indexes}
+        self.position: dict[str, int] = {}
 
     def put(self, entity: EntityT) -> None:
         old = self.rows.get(entity.id)
-        if old is not None:
-            self._unindex(old)
         self.rows[entity.id] = entity
+        self.position.setdefault(entity.id, len(self.position))
         for name, key_of in self.key_functions.items():
-            self.indexes[name].setdefault(key_of(entity), {})[entity.id] = None
+            key = key_of(entity)
+            if old is not None:
+                old_key = key_of(old)
+                if old_key == key:
+                    continue
+                self._drop(name, old_key, entity.id)
+            bucket = self.indexes[name].setdefault(key, {})
+            bucket[entity.id] = None
+            if old is not None:  # moved in: restore oldest-first order
+                ordered = sorted(bucket, key=self.position.__getitem__)
+                self.indexes[name][key] = dict.fromkeys(ordered)
 
     def delete(self, entity_id: str) -> None:
-        self._unindex(self.rows.pop(entity_id))
-
-    def _unindex(self, entity: EntityT) -> None:
+        entity = self.rows.pop(entity_id)
         for name, key_of in self.key_functions.items():
-            ids = self.indexes[name][key_of(entity)]
-            del ids[entity.id]
-            if not ids:
-                del self.indexes[name][key_of(entity)]
+            self._drop(name, key_of(entity), entity_id)
+
+    def _drop(self, index: str, key: Hashable, entity_id: str) -> None:
+        bucket = self.indexes[index][key]
+        del bucket[entity_id]
+        if not bucket:
+            del self.indexes[index][key]
 
 
 class _Staged(Generic[EntityT]):
@@ -82,7 +97,7 @@ class _Staged(Generic[EntityT]):
         self, committed_ids: Iterable[str], matches: Callable[[EntityT], bool]
     ) -> list[EntityT]:
         """Committed entities among ``committed_ids``, overlaid with this unit's writes,
-        then the unit's other written entities that ``matches`` accepts."""
+        plus the unit's other written entities that ``matches`` accepts; oldest first."""
         result: list[EntityT] = []
         seen: set[str] = set()
         for entity_id in committed_ids:
@@ -93,11 +108,14 @@ class _Staged(Generic[EntityT]):
                     result.append(staged)
             else:
                 result.append(self.table.rows[entity_id])
-        result.extend(
-            entity
-            for entity_id, entity in self.writes.items()
-            if entity is not None and entity_id not in seen and matches(entity)
-        )
+        moved_in = False
+        for entity_id, entity in self.writes.items():
+            if entity is not None and entity_id not in seen and matches(entity):
+                result.append(entity)
+                moved_in = moved_in or entity_id in self.table.position
+        if moved_in:
+            newest = len(self.table.position)
+            result.sort(key=lambda e: self.table.position.get(e.id, newest))
         return result
 
     def conflicts(self) -> list[str]:

@@ -31,7 +31,7 @@ from marketplace_core.inputs import (
     require_int,
     require_mapping,
     require_optional_int,
-    require_optional_text,
+    require_string,
     require_text,
 )
 from marketplace_core.money import parse_money
@@ -74,7 +74,7 @@ def register_provider(
         ServiceProvider(
             id=organization.id,
             registered_at=ctx.now,
-            description=require_optional_text(description, "description"),
+            description=require_string(description, "description"),
         )
     )
     ctx.uow.emit(
@@ -94,7 +94,7 @@ def create_category(ctx: Context, actor_id: str, title: str, *, description: str
             id=ctx.ids.new_id("category"),
             title=require_text(title, "title"),
             created_at=ctx.now,
-            description=require_optional_text(description, "description"),
+            description=require_string(description, "description"),
         )
     )
     ctx.uow.emit(
@@ -225,7 +225,7 @@ def create_offering(
             plugin_type=plugin_type,
             created_at=ctx.now,
             category_id=_check_category(ctx, category_id),
-            description=require_optional_text(description, "description"),
+            description=require_string(description, "description"),
             visibility=_check_visibility(ctx, visibility or Shared()),
             components=check_components((*capabilities.components, *components)),
             options=_check_options(options or OfferingOptions()),
@@ -267,7 +267,7 @@ def update_offering(
     if not isinstance(name, Unset):
         changes["name"] = require_text(name, "name")
     if not isinstance(description, Unset):
-        changes["description"] = require_optional_text(description, "description")
+        changes["description"] = require_string(description, "description")
     if not isinstance(category_id, Unset):
         changes["category_id"] = _check_category(ctx, category_id)
     if not isinstance(visibility, Unset):
@@ -509,7 +509,7 @@ def create_plan(
             prices=_parse_prices(offering, prices or {}, "prices"),
             amounts=_parse_amounts(offering, amounts or {}),
             max_amount=require_optional_int(max_amount, "max_amount", minimum=1),
-            description=require_optional_text(description, "description"),
+            description=require_string(description, "description"),
         )
     )
     ctx.uow.emit(
@@ -539,7 +539,7 @@ def update_plan(
     if not isinstance(name, Unset):
         changes["name"] = require_text(name, "name")
     if not isinstance(description, Unset):
-        changes["description"] = require_optional_text(description, "description")
+        changes["description"] = require_string(description, "description")
     if not isinstance(max_amount, Unset):
         changes["max_amount"] = require_optional_int(max_amount, "max_amount", minimum=1)
     changes = {key: value for key, value in changes.items() if getattr(plan, key) != value}

@@ -7,10 +7,10 @@ from datetime import date, datetime
 import attrs
 
 from marketplace_core.authorization import require_permission
-from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.plugins import PluginRegistry
 from marketplace_core.ports import Authorizer, IdGenerator, UnitOfWork
 from marketplace_core.roles import (
+    PLATFORM,
     Permission,
     Scope,
     ScopeKind,
@@ -62,9 +62,4 @@ class Context:
                 offering = self.uow.offerings.get(scope_id)
                 return offering_scope(offering.id, offering.provider_id)
             case ScopeKind.PLATFORM:
-                raise ValidationError(
-                    ErrorCode.INVALID_VALUE,
-                    "roles cannot be held on the platform scope; staff is a user flag",
-                    field="scope_kind",
-                    value=kind.value,
-                )
+                return PLATFORM

@@ -11,7 +11,7 @@ from marketplace_core.events import RoleGranted, RoleRevoked, UserRegistered, Us
 from marketplace_core.inputs import (
     require_bool,
     require_enum,
-    require_optional_text,
+    require_string,
     require_text,
 )
 from marketplace_core.roles import PLATFORM, Permission, Role, RoleGrant
@@ -23,8 +23,8 @@ def _new_user(
     ctx: Context, actor_id: str | None, username: str, full_name: str, email: str, is_staff: bool
 ) -> User:
     require_text(username, "username", max_length=150)
-    require_optional_text(full_name, "full_name", max_length=255)
-    require_optional_text(email, "email", max_length=255)
+    require_string(full_name, "full_name", max_length=255)
+    require_string(email, "email", max_length=255)
     if ctx.uow.users.find_by_username(username) is not None:
         raise ConflictError(
             ErrorCode.ALREADY_EXISTS,

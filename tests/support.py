@@ -1,0 +1,191 @@
+"""A small, readable marketplace for tests, and a snapshot of everything stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from marketplace_core import (
+    BillingType,
+    EventLog,
+    FixedClock,
+    InMemoryStorage,
+    LimitPeriod,
+    Marketplace,
+    Offering,
+    OfferingComponent,
+    Organization,
+    Plan,
+    PlanUnit,
+    PluginCapabilities,
+    PluginRegistry,
+    Project,
+    Role,
+    SequentialIdGenerator,
+    User,
+)
+from marketplace_core.ports import Storage
+
+START = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+
+CPU = OfferingComponent("cpu", "CPU hours", BillingType.USAGE, measured_unit="hour")
+STORAGE = OfferingComponent(
+    "storage",
+    "Storage",
+    BillingType.LIMIT,
+    measured_unit="GB",
+    min_value=1,
+    max_value=1000,
+    max_available_limit=5000,
+    limit_period=LimitPeriod.MONTH,
+    limit_amount=2000,
+)
+SETUP = OfferingComponent("setup", "Set-up fee", BillingType.ONE_TIME)
+BASE = OfferingComponent("base", "Base fee", BillingType.FIXED)
+
+
+def plugin_registry() -> PluginRegistry:
+    """``basic`` (manual, provider review) and ``cloud`` (one built-in ``ram`` component)."""
+    plugins = PluginRegistry()
+    plugins.register(
+        "basic", PluginCapabilities(needs_provider_review=True, can_cancel_orders=True)
+    )
+    plugins.register(
+        "cloud",
+        PluginCapabilities(
+            can_update_limits=True,
+            components=(OfferingComponent("ram", "RAM", BillingType.LIMIT, factor=1024),),
+        ),
+    )
+    return plugins
+
+
+@attrs.define
+class World:
+    """Everything :func:`build_world` made, by role."""
+
+    marketplace: Marketplace
+    clock: FixedClock
+    events: EventLog
+    staff: User
+    consumer: Organization
+    project: Project
+    owner: User
+    project_manager: User
+    project_admin: User
+    project_member: User
+    provider: Organization
+    provider_owner: User
+    offering_manager: User
+    outsider: User
+    offering: Offering
+    plan: Plan
+
+    @property
+    def storage(self) -> Storage:
+        return self.marketplace.storage
+
+    def new_offering(self, **overrides: Any) -> Offering:
+        """A fresh draft offering of the world's provider, created by its owner."""
+        arguments: dict[str, Any] = {
+            "category_id": self.offering.category_id,
+            "components": (CPU, STORAGE),
+        } | overrides
+        return self.marketplace.create_offering(
+            self.provider_owner.id,
+            self.provider.id,
+            arguments.pop("name", "Another offering"),
+            arguments.pop("plugin_type", "basic"),
+            **arguments,
+        )
+
+
+def build_world() -> World:
+    """Build the standard small world on fresh in-memory storage."""
+    clock = FixedClock(START)
+    events = EventLog()
+    market = Marketplace(
+        InMemoryStorage(),
+        clock=clock,
+        ids=SequentialIdGenerator(),
+        plugins=plugin_registry(),
+        event_sink=events,
+    )
+    staff = market.bootstrap_staff_user("root")
+    consumer = market.create_organization(staff.id, "University")
+    project = market.create_project(staff.id, consumer.id, "Thesis")
+    provider = market.create_organization(staff.id, "HPC Center")
+    market.register_provider(staff.id, provider.id)
+    category = market.create_category(staff.id, "HPC")
+
+    def user_with(username: str, role: Role | None, scope_id: str = "") -> User:
+        user = market.create_user(staff.id, username)
+        if role is not None:
+            market.grant_role(staff.id, user.id, role, scope_id)
+        return user
+
+    owner = user_with("alice", Role.ORGANIZATION_OWNER, consumer.id)
+    project_manager = user_with("pat", Role.PROJECT_MANAGER, project.id)
+    project_admin = user_with("adam", Role.PROJECT_ADMIN, project.id)
+    project_member = user_with("mia", Role.PROJECT_MEMBER, project.id)
+    provider_owner = user_with("olga", Role.ORGANIZATION_OWNER, provider.id)
+    outsider = user_with("eve", None)
+    offering = market.create_offering(
+        provider_owner.id,
+        provider.id,
+        "Cluster",
+        "basic",
+        category_id=category.id,
+        components=(CPU, STORAGE, SETUP, BASE),
+    )
+    offering_manager = user_with("omar", Role.OFFERING_MANAGER, offering.id)
+    plan = market.create_plan(
+        provider_owner.id,
+        offering.id,
+        "Standard",
+        PlanUnit.MONTH,
+        prices={"cpu": Decimal("0.05"), "storage": Decimal("0.10"), "setup": 50, "base": "100"},
+    )
+    offering = market.activate_offering(staff.id, offering.id)
+    return World(
+        marketplace=market,
+        clock=clock,
+        events=events,
+        staff=staff,
+        consumer=consumer,
+        project=project,
+        owner=owner,
+        project_manager=project_manager,
+        project_admin=project_admin,
+        project_member=project_member,
+        provider=provider,
+        provider_owner=provider_owner,
+        offering_manager=offering_manager,
+        outsider=outsider,
+        offering=offering,
+        plan=plan,
+    )
+
+
+REPOSITORIES = (
+    "organization_groups",
+    "organizations",
+    "projects",
+    "users",
+    "role_grants",
+    "providers",
+    "categories",
+    "offerings",
+    "plans",
+)
+
+
+def snapshot(storage: Storage) -> dict[str, Any]:
+    """Everything committed to ``storage``, through the ports only (works for any adapter)."""
+    with storage.unit_of_work() as uow:
+        state: dict[str, Any] = {name: tuple(getattr(uow, name).all()) for name in REPOSITORIES}
+        state["outbox"] = tuple(uow.outbox.read())
+    return state
