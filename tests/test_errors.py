@@ -90,6 +90,14 @@ def _offering_without(world: World, **changes) -> None:
     check_orderable(offering, [world.plan], organization, world.project.id, plugin_registered=True)
 
 
+def _stale_write(world: World) -> None:
+    with world.storage.unit_of_work() as first, world.storage.unit_of_work() as second:
+        plan = first.plans.get(world.plan.id)
+        first.plans.update(attrs.evolve(plan, name="First"))
+        first.commit()
+        second.plans.update(attrs.evolve(plan, name="Second"))
+
+
 SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], object]]] = {
     ErrorCode.INVALID_VALUE: (
         ValidationError,
@@ -205,14 +213,6 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
         lambda w: check_offering_limit_cap(STORAGE, 600, allocated_elsewhere=4500),
     ),
 }
-
-
-def _stale_write(world: World) -> None:
-    with world.storage.unit_of_work() as first, world.storage.unit_of_work() as second:
-        plan = first.plans.get(world.plan.id)
-        first.plans.update(attrs.evolve(plan, name="First"))
-        first.commit()
-        second.plans.update(attrs.evolve(plan, name="Second"))
 
 
 def test_every_error_code_has_a_scenario():
