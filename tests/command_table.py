@@ -151,6 +151,7 @@ QUERIES = frozenset(
     {
         "get_user",
         "list_role_grants",
+        "get_organization_group",
         "get_organization",
         "list_organizations",
         "get_project",

@@ -185,6 +185,7 @@ class CommandsAreAtomic(RuleBasedStateMachine):
         table: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
             "get_user": st.tuples(ids("user")),
             "list_role_grants": st.tuples(ids("user")),
+            "get_organization_group": st.tuples(st.sampled_from(["group-1", MISSING])),
             "get_organization": st.tuples(ids("organization")),
             "list_organizations": st.just(()),
             "get_project": st.tuples(ids("project")),

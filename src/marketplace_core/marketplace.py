@@ -135,6 +135,7 @@ class Marketplace:
     archive_organization = _Command(organizations.archive_organization)
     create_project = _Command(organizations.create_project)
     update_project = _Command(organizations.update_project)
+    get_organization_group = _Command(organizations.get_organization_group)
     get_organization = _Command(organizations.get_organization)
     list_organizations = _Command(organizations.list_organizations)
     get_project = _Command(organizations.get_project)

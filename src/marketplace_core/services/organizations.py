@@ -231,6 +231,11 @@ def update_project(
     return project
 
 
+def get_organization_group(ctx: Context, group_id: str) -> OrganizationGroup:
+    """The organization group with this id."""
+    return ctx.uow.organization_groups.get(group_id)
+
+
 def get_organization(ctx: Context, organization_id: str) -> Organization:
     """The organization with this id."""
     return ctx.uow.organizations.get(organization_id)

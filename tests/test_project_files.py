@@ -1,0 +1,71 @@
+"""The README, the CI script, the docs and the demo stay true to the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marketplace_core.__main__ import main
+from marketplace_core.offerings import OFFERING_LIFECYCLE
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_ci_runs_the_test_command_the_readme_shows():
+    marker = README.index("<!-- test-command")
+    block = re.search(r"```sh\n(.+)\n```", README[marker:])
+    assert block is not None
+    assert "pytest" in block.group(1)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "<!-- test-command" in ci
+    assert 'eval "$test_command"' in ci
+
+
+def test_the_readme_shows_the_main_job():
+    assert "python -m pip install . && python -m marketplace_core demo" in README
+
+
+def test_the_readme_quick_start_runs_as_written():
+    (code,) = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    exec(compile(code, "README.md", "exec"), {})
+
+
+def generated_block(document: str, name: str) -> str:
+    text = (ROOT / "docs" / document).read_text(encoding="utf-8")
+    match = re.search(
+        rf"<!-- BEGIN GENERATED: {name} -->\n```mermaid\n(.*?)```\n<!-- END GENERATED: {name} -->",
+        text,
+        flags=re.DOTALL,
+    )
+    assert match is not None, f"docs/{document} lost its generated {name} block"
+    return match.group(1)
+
+
+def test_the_offering_lifecycle_diagram_in_the_docs_is_generated_from_the_machine():
+    assert generated_block("catalogue.md", "offering lifecycle") == OFFERING_LIFECYCLE.to_mermaid()
+
+
+def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
+    assert main(["demo"]) == 0
+    story = capsys.readouterr().out
+    assert "refused (permission_denied)" in story
+    assert "Estonian universities only" in story
+    assert re.search(r"Climate downscaling\s+Rocket cluster\n", story)
+    assert re.search(r"Climate downscaling\s+-\n", story)
+
+
+def test_the_demo_runs_as_a_module():
+    result = subprocess.run(
+        [sys.executable, "-m", "marketplace_core", "demo"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Rocket cluster" in result.stdout
