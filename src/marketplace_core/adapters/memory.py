@@ -66,6 +66,7 @@ class _Table(Generic[EntityT]):
 
     def delete(self, entity_id: str) -> None:
         entity = self.rows.pop(entity_id)
+        del self.position[entity_id]
         for name, key_of in self.key_functions.items():
             self._drop(name, key_of(entity), entity_id)
 
@@ -90,8 +91,17 @@ class _Staged(Generic[EntityT]):
         return self.table.rows.get(entity_id)
 
     def write(self, entity_id: str, entity: EntityT | None, base_version: int) -> None:
+        if entity is None and entity_id not in self.table.rows:
+            # Removing what this unit added: as if it had never been added.
+            del self.writes[entity_id]
+            del self.base_versions[entity_id]
+            return
         self.base_versions.setdefault(entity_id, base_version)
         self.writes[entity_id] = entity
+
+    def clear(self) -> None:
+        self.writes.clear()
+        self.base_versions.clear()
 
     def merged(
         self, committed_ids: Iterable[str], matches: Callable[[EntityT], bool]
@@ -132,8 +142,7 @@ class _Staged(Generic[EntityT]):
                 self.table.delete(entity_id)
             else:
                 self.table.put(entity)
-        self.writes.clear()
-        self.base_versions.clear()
+        self.clear()
 
 
 def _with_version(entity: EntityT, version: int) -> EntityT:
@@ -410,13 +419,13 @@ class InMemoryUnitOfWork:
         except ConflictError:
             self.rollback()
             raise
-        self._staged.clear()
         self._events = []
         return recorded
 
     def rollback(self) -> None:
         """Drop every staged write and event."""
-        self._staged.clear()
+        for staged in self._staged.values():
+            staged.clear()
         self._events = []
 
 
