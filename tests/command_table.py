@@ -58,6 +58,9 @@ COMMANDS: dict[str, CommandCase] = {
     "create_organization": CommandCase(
         "staff", lambda w, a, _: w.marketplace.create_organization(a, "Org")
     ),
+    "rename_organization": CommandCase(
+        "owner", lambda w, a, _: w.marketplace.rename_organization(a, w.consumer.id, "Uni")
+    ),
     "set_organization_group": CommandCase(
         "staff",
         lambda w, a, group_id: w.marketplace.set_organization_group(a, w.consumer.id, group_id),

@@ -105,6 +105,7 @@ class CommandsAreAtomic(RuleBasedStateMachine):
             "revoke_role": call(st.sampled_from(["grant-1", "grant-3", MISSING])),
             "create_organization_group": call(names),
             "create_organization": call(names, group_id=st.sampled_from([None, MISSING])),
+            "rename_organization": call(ids("organization"), names),
             "set_organization_group": call(ids("organization"), st.sampled_from([None, MISSING])),
             "block_organization": call(ids("organization")),
             "unblock_organization": call(ids("organization")),

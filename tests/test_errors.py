@@ -75,19 +75,40 @@ def _offering_private_to_provider(world: World):
     )
     organization = world.marketplace.get_organization(world.consumer.id)
     offering = world.marketplace.get_offering(world.offering.id)
-    check_orderable(offering, [world.plan], organization, world.project.id, plugin_registered=True)
+    check_orderable(
+        offering,
+        [world.plan],
+        organization,
+        world.project.id,
+        provider=world.provider,
+        plugin_registered=True,
+    )
 
 
 def _draft_offering_ordered(world: World):
     offering = world.new_offering()
     organization = world.marketplace.get_organization(world.consumer.id)
-    check_orderable(offering, [world.plan], organization, world.project.id, plugin_registered=True)
+    check_orderable(
+        offering,
+        [world.plan],
+        organization,
+        world.project.id,
+        provider=world.provider,
+        plugin_registered=True,
+    )
 
 
 def _offering_without(world: World, **changes) -> None:
     offering = attrs.evolve(world.offering, **changes)
     organization = world.marketplace.get_organization(world.consumer.id)
-    check_orderable(offering, [world.plan], organization, world.project.id, plugin_registered=True)
+    check_orderable(
+        offering,
+        [world.plan],
+        organization,
+        world.project.id,
+        provider=world.provider,
+        plugin_registered=True,
+    )
 
 
 def _stale_write(world: World) -> None:

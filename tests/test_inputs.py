@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.inputs import (
-    frozen_mapping,
     require_aware_datetime,
     require_bool,
     require_date,
@@ -225,29 +224,3 @@ def test_any_mapping_is_taken_as_it_is(value):
 @pytest.mark.parametrize("value", [[("a", 1)], "a=1", None], ids=["pairs", "string", "None"])
 def test_things_that_are_not_mappings_are_refused(value):
     refusal(require_mapping, value)
-
-
-def test_a_frozen_mapping_equals_its_source_and_is_read_only():
-    source = {"a": 1, "b": [2]}
-
-    frozen = frozen_mapping(source)
-
-    assert frozen == source
-    with pytest.raises(TypeError):
-        frozen["a"] = 2  # type: ignore[index]
-    with pytest.raises(TypeError):
-        del frozen["a"]  # type: ignore[attr-defined]
-
-
-def test_a_frozen_mapping_does_not_follow_later_changes_to_its_source():
-    source = {"a": 1}
-    frozen = frozen_mapping(source)
-
-    source["b"] = 2
-
-    assert dict(frozen) == {"a": 1}
-
-
-@given(st.dictionaries(st.text(max_size=5), st.integers()))
-def test_freezing_any_mapping_keeps_its_items(source):
-    assert dict(frozen_mapping(source)) == source

@@ -89,6 +89,13 @@ class OfferingLifecycleMachine(RuleBasedStateMachine):
         offering_id = self.plan_offering.get(plan_id)
         if offering_id is None or plan_id not in self.open_plans[offering_id]:
             return
+        if self.state[offering_id] == ARCHIVED:
+            try:
+                self.world.marketplace.archive_plan(self.world.provider_owner.id, plan_id)
+            except ValidationError as error:
+                assert error.code is ErrorCode.OFFERING_ARCHIVED
+                return
+            raise AssertionError("a plan of an archived offering was changed")
         self.world.marketplace.archive_plan(self.world.provider_owner.id, plan_id)
         note(f"archived {plan_id}")
         self.open_plans[offering_id].discard(plan_id)

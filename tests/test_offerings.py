@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -14,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace_core.errors import ErrorCode, InvalidTransitionError, ValidationError
+from marketplace_core.frozen import FrozenMap
 from marketplace_core.offerings import (
     BillingType,
     LimitedTo,
@@ -104,6 +104,9 @@ def plan(**overrides: Any) -> Plan:
 
 def organization(organization_id: str = "org-a", group_id: str | None = None) -> Organization:
     return Organization(organization_id, f"{organization_id} name", CREATED, group_id=group_id)
+
+
+PROVIDER = organization("provider")
 
 
 def refusal(rule: Callable[..., None], *arguments: Any, **keywords: Any) -> ErrorCode | None:
@@ -379,18 +382,17 @@ def orderability_refusal(
     plans: list[Plan] | None = None,
     *,
     buyer: Organization | None = None,
+    seller: Organization | None = None,
     project_id: str = "p1",
     plugin_registered: bool = True,
 ) -> ErrorCode | None:
     """The code ``check_orderable`` refuses with, checked to agree with ``is_orderable``."""
     plans = [plan()] if plans is None else plans
     buyer = organization("org-a") if buyer is None else buyer
-    code = refusal(
-        check_orderable, candidate, plans, buyer, project_id, plugin_registered=plugin_registered
-    )
-    orderable = is_orderable(
-        candidate, plans, buyer, project_id, plugin_registered=plugin_registered
-    )
+    seller = organization("provider") if seller is None else seller
+    keywords = {"provider": seller, "plugin_registered": plugin_registered}
+    code = refusal(check_orderable, candidate, plans, buyer, project_id, **keywords)
+    orderable = is_orderable(candidate, plans, buyer, project_id, **keywords)
     assert orderable is (code is None)
     return code
 
@@ -405,7 +407,12 @@ def test_an_active_categorised_visible_offering_with_components_plans_and_plugin
 def test_only_an_active_offering_is_orderable(state):
     with pytest.raises(ValidationError) as caught:
         check_orderable(
-            offering(state=state), [plan()], organization(), "p1", plugin_registered=True
+            offering(state=state),
+            [plan()],
+            organization(),
+            "p1",
+            provider=PROVIDER,
+            plugin_registered=True,
         )
 
     assert caught.value.code is ErrorCode.OFFERING_NOT_ACTIVE
@@ -435,7 +442,9 @@ def test_an_offering_without_an_open_plan_is_not_orderable(plans):
 
 def test_an_offering_whose_plugin_is_not_registered_is_not_orderable():
     with pytest.raises(ValidationError) as caught:
-        check_orderable(offering(), [plan()], organization(), "p1", plugin_registered=False)
+        check_orderable(
+            offering(), [plan()], organization(), "p1", provider=PROVIDER, plugin_registered=False
+        )
 
     assert caught.value.code is ErrorCode.PLUGIN_NOT_REGISTERED
     assert caught.value.fields["plugin_type"] == "basic"
@@ -448,13 +457,27 @@ def test_an_offering_the_project_cannot_see_is_not_orderable():
     hidden = offering(visibility=PrivateToOrganization("org-b"))
 
     with pytest.raises(ValidationError) as caught:
-        check_orderable(hidden, [plan()], organization("org-a"), "p1", plugin_registered=True)
+        check_orderable(
+            hidden, [plan()], organization("org-a"), "p1", provider=PROVIDER, plugin_registered=True
+        )
 
     assert caught.value.code is ErrorCode.OFFERING_NOT_VISIBLE
     assert caught.value.fields["organization_id"] == "org-a"
     assert caught.value.fields["project_id"] == "p1"
     assert orderability_refusal(hidden) is ErrorCode.OFFERING_NOT_VISIBLE
     assert orderability_refusal(hidden, buyer=organization("org-b")) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"blocked": True}, ErrorCode.ORGANIZATION_BLOCKED),
+        ({"archived": True}, ErrorCode.ORGANIZATION_ARCHIVED),
+    ],
+)
+def test_a_blocked_or_archived_organization_neither_buys_nor_sells(changes, code):
+    assert orderability_refusal(offering(), buyer=attrs.evolve(organization(), **changes)) is code
+    assert orderability_refusal(offering(), seller=attrs.evolve(PROVIDER, **changes)) is code
 
 
 def test_an_offering_needs_a_plan_that_is_not_archived_to_activate():
@@ -619,9 +642,10 @@ def test_future_prices_replace_the_prices_they_name_and_keep_the_others():
 def test_a_plan_s_price_tables_are_read_only():
     current = plan(prices={"cpu": Decimal(1)}, future_prices={"cpu": Decimal(2)})
 
-    assert isinstance(current.prices, MappingProxyType)
-    assert isinstance(current.future_prices, MappingProxyType)
-    assert isinstance(apply_future_prices(current).prices, MappingProxyType)
+    for table in (current.prices, current.future_prices, apply_future_prices(current).prices):
+        assert isinstance(table, FrozenMap)
+        with pytest.raises(TypeError):
+            table["cpu"] = Decimal(0)  # type: ignore[index]
 
 
 # --------------------------------------------------------------------------- limits: examples

@@ -69,3 +69,18 @@ def test_the_demo_runs_as_a_module():
     )
     assert result.returncode == 0, result.stderr
     assert "Rocket cluster" in result.stdout
+
+
+def test_the_catalogue_quick_start_runs_as_written(capsys: pytest.CaptureFixture[str]):
+    text = (ROOT / "docs" / "catalogue.md").read_text(encoding="utf-8")
+    quick_start = text[text.index("## Quick start") :]
+    (code,) = re.findall(r"```python\n(.*?)```", quick_start, flags=re.DOTALL)
+    exec(compile(code, "docs/catalogue.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    lines = code.splitlines()
+    promised = [
+        line.split("  # ", 1)[1] if "  # " in line else lines[number + 1].removeprefix("# ")
+        for number, line in enumerate(lines)
+        if line.startswith("print(")
+    ]
+    assert printed == promised

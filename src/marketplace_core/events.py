@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from marketplace_core.inputs import frozen_mapping
+from marketplace_core.frozen import frozen_mapping
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date, datetime
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from marketplace_core.errors import ErrorCode, ValidationError
@@ -107,11 +106,6 @@ def require_mapping(value: object, field: str) -> Mapping[Any, Any]:
     if not isinstance(value, Mapping):
         raise _refuse(field, value, "a mapping")
     return value
-
-
-def frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only copy of ``value``, so a stored entity cannot be changed behind its back."""
-    return MappingProxyType(dict(value))
 
 
 class Unset(enum.Enum):

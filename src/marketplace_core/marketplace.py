@@ -129,6 +129,7 @@ class Marketplace:
     # Organizations and projects.
     create_organization_group = _Command(organizations.create_organization_group)
     create_organization = _Command(organizations.create_organization)
+    rename_organization = _Command(organizations.rename_organization)
     set_organization_group = _Command(organizations.set_organization_group)
     block_organization = _Command(organizations.block_organization)
     unblock_organization = _Command(organizations.unblock_organization)

@@ -18,10 +18,10 @@ from typing import Any
 import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.inputs import frozen_mapping
+from marketplace_core.frozen import freeze_json, frozen_mapping
 from marketplace_core.lifecycle import Lifecycle, Transition
 from marketplace_core.money import ZERO
-from marketplace_core.organizations import Organization
+from marketplace_core.organizations import Organization, check_organization_active
 
 # --------------------------------------------------------------------------- categories
 
@@ -128,6 +128,9 @@ def check_component_settings(component: OfferingComponent) -> None:
         )
     if not isinstance(component.name, str) or not component.name.strip():
         raise _bad_setting(component, "name", "must be a non-blank string")
+    for setting in ("measured_unit", "description"):
+        if not isinstance(getattr(component, setting), str):
+            raise _bad_setting(component, setting, "must be a string")
     if not isinstance(component.billing_type, BillingType):
         raise _bad_setting(component, "billing_type", "must be a BillingType")
     if not isinstance(component.factor, int) or isinstance(component.factor, bool):
@@ -304,6 +307,11 @@ class OfferingOptions:
     needs_provider_review: bool | None = None
 
 
+def _frozen_plugin_options(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    frozen: Mapping[str, Any] = freeze_json(value, "plugin_options")
+    return frozen
+
+
 @attrs.frozen
 class Offering:
     """What a provider sells: a plugin type, metered components, plans, and who may see it.
@@ -322,7 +330,7 @@ class Offering:
     visibility: Visibility = Shared()
     components: tuple[OfferingComponent, ...] = ()
     options: OfferingOptions = OfferingOptions()
-    plugin_options: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
+    plugin_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_plugin_options)
     version: int = 0
 
     def component(self, component_type: str) -> OfferingComponent | None:
@@ -364,16 +372,19 @@ def check_can_activate(offering: Offering, plans: Iterable[Plan]) -> None:
 def check_orderable(
     offering: Offering,
     plans: Iterable[Plan],
-    organization: Organization,
+    consumer: Organization,
     project_id: str,
     *,
+    provider: Organization,
     plugin_registered: bool,
 ) -> None:
-    """Refuse unless a new resource of ``offering`` can be ordered for the project.
+    """Refuse unless project ``project_id`` of ``consumer`` can order a new resource.
 
-    Orderable means: active, in a category, with components and a plan open for orders,
-    served by a registered plugin, and visible to the ordering project.
+    Orderable means: both organizations active; the offering active, in a category, with
+    components and a plan open for orders, served by a registered plugin, and visible to
+    the project. The checks run in that order; the first that fails names the problem.
     """
+    check_organization_active(consumer)
     if offering.state is not OfferingState.ACTIVE:
         raise ValidationError(
             ErrorCode.OFFERING_NOT_ACTIVE,
@@ -403,29 +414,36 @@ def check_orderable(
             offering_id=offering.id,
             plugin_type=offering.plugin_type,
         )
-    if not is_visible_to(offering.visibility, organization, project_id):
+    check_organization_active(provider)
+    if not is_visible_to(offering.visibility, consumer, project_id):
         raise ValidationError(
             ErrorCode.OFFERING_NOT_VISIBLE,
             f"offering {offering.id!r} is not available to project {project_id!r} "
-            f"of organization {organization.id!r}",
+            f"of organization {consumer.id!r}",
             offering_id=offering.id,
             project_id=project_id,
-            organization_id=organization.id,
+            organization_id=consumer.id,
         )
 
 
 def is_orderable(
     offering: Offering,
     plans: Iterable[Plan],
-    organization: Organization,
+    consumer: Organization,
     project_id: str,
     *,
+    provider: Organization,
     plugin_registered: bool,
 ) -> bool:
     """Whether :func:`check_orderable` passes."""
     try:
         check_orderable(
-            offering, plans, organization, project_id, plugin_registered=plugin_registered
+            offering,
+            plans,
+            consumer,
+            project_id,
+            provider=provider,
+            plugin_registered=plugin_registered,
         )
     except ValidationError:
         return False

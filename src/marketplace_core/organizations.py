@@ -71,14 +71,19 @@ class ServiceProvider:
     version: int = 0
 
 
-def check_organization_active(organization: Organization) -> None:
-    """Refuse to act for a blocked or archived organization."""
+def check_organization_not_archived(organization: Organization) -> None:
+    """Refuse to change an archived organization: it is read-only for good."""
     if organization.archived:
         raise ValidationError(
             ErrorCode.ORGANIZATION_ARCHIVED,
-            f"organization {organization.id!r} is archived and takes no new work",
+            f"organization {organization.id!r} is archived and read-only",
             organization_id=organization.id,
         )
+
+
+def check_organization_active(organization: Organization) -> None:
+    """Refuse to act for a blocked or archived organization."""
+    check_organization_not_archived(organization)
     if organization.blocked:
         raise ValidationError(
             ErrorCode.ORGANIZATION_BLOCKED,

@@ -166,8 +166,9 @@ DEFAULT_ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyTyp
     }
 )
 """Waldur's defaults: owners approve orders (private ones too) and report usage; project
-managers and admins order and manage their resources but do not approve; offering managers
-report usage. Platform permissions belong to no role: only staff hold them."""
+managers and admins order and manage their resources, and approve orders for private
+offerings only; offering managers report usage. Platform permissions belong to no role:
+only staff hold them."""
 
 
 @attrs.frozen

@@ -470,3 +470,59 @@ def test_queries_read_what_commands_stored(world: World):
     assert [c.title for c in market.list_categories()] == ["HPC"]
     assert market.get_category(world.offering.category_id).title == "HPC"
     assert Shared() == world.offering.visibility
+
+
+def test_a_priced_component_keeps_its_billing_type(world: World):
+    rebilled = OfferingComponent("storage", "Storage", BillingType.USAGE)
+    with pytest.raises(ValidationError) as caught:
+        world.marketplace.update_offering_component(
+            world.provider_owner.id, world.offering.id, rebilled
+        )
+    assert caught.value.code is ErrorCode.COMPONENT_IN_USE
+    world.marketplace.add_offering_component(world.provider_owner.id, world.offering.id, GPU)
+    fixed_gpu = OfferingComponent("gpu", "GPU hours", BillingType.FIXED)
+    offering = world.marketplace.update_offering_component(
+        world.provider_owner.id, world.offering.id, fixed_gpu
+    )
+    assert offering.component("gpu") == fixed_gpu
+
+
+def test_a_blocked_provider_sells_nothing_new_but_may_wind_down(world: World):
+    market, owner = world.marketplace, world.provider_owner.id
+    market.block_organization(world.staff.id, world.provider.id)
+    assert market.list_orderable_offerings(world.project.id) == []
+    for widen in (
+        lambda: market.create_plan(owner, world.offering.id, "More", PlanUnit.DAY),
+        lambda: market.set_plan_prices(owner, world.plan.id, {"cpu": 1}),
+        lambda: market.update_offering(owner, world.offering.id, description="Still here"),
+        lambda: market.add_offering_component(owner, world.offering.id, GPU),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            widen()
+        assert caught.value.code is ErrorCode.ORGANIZATION_BLOCKED
+    assert market.archive_plan(owner, world.plan.id).archived
+    assert market.archive_offering(owner, world.offering.id).state is OfferingState.ARCHIVED
+
+
+def test_a_blocked_consumer_may_order_nothing(world: World):
+    world.marketplace.block_organization(world.staff.id, world.consumer.id)
+    assert world.marketplace.list_orderable_offerings(world.project.id) == []
+
+
+def test_setting_the_same_prices_writes_nothing(world: World):
+    before = snapshot(world.storage)
+    same = world.marketplace.set_plan_prices(
+        world.provider_owner.id, world.plan.id, dict(world.plan.prices)
+    )
+    assert same == world.plan
+    assert snapshot(world.storage) == before
+
+
+def test_plugin_options_are_json_and_stored_frozen(world: World):
+    offering = world.new_offering(plugin_options={"create": ["provision.sh", "--quick"]})
+    assert offering.plugin_options == {"create": ("provision.sh", "--quick")}
+    with pytest.raises(ValidationError) as caught:
+        world.marketplace.update_offering(
+            world.provider_owner.id, offering.id, plugin_options={"timeout": Decimal(3)}
+        )
+    assert caught.value.fields["field"] == "plugin_options['timeout']"

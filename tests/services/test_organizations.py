@@ -197,3 +197,26 @@ def test_queries_refuse_unknown_ids(world: World):
     with pytest.raises(NotFoundError):
         world.marketplace.list_projects("organization-404")
     assert world.marketplace.get_organization(world.consumer.id) == world.consumer
+
+
+def test_owners_rename_their_organization(world: World):
+    renamed = world.marketplace.rename_organization(world.owner.id, world.consumer.id, "Uni")
+    assert renamed.name == "Uni"
+    assert world.events.events[-1].event.changes == ("name",)
+    with pytest.raises(PermissionDeniedError):
+        world.marketplace.rename_organization(world.provider_owner.id, world.consumer.id, "Mine")
+
+
+def test_nothing_changes_an_archived_organization(world: World):
+    market, staff = world.marketplace, world.staff.id
+    group = market.create_organization_group(staff, "EU")
+    market.archive_organization(staff, world.consumer.id)
+    for change in (
+        lambda: market.block_organization(staff, world.consumer.id),
+        lambda: market.set_organization_group(staff, world.consumer.id, group.id),
+        lambda: market.rename_organization(staff, world.consumer.id, "Reborn"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            change()
+        assert caught.value.code is ErrorCode.ORGANIZATION_ARCHIVED
+    assert market.archive_organization(staff, world.consumer.id).archived

@@ -24,6 +24,7 @@ from marketplace_core.events import (
     PlanUpdated,
     ProviderRegistered,
 )
+from marketplace_core.frozen import freeze_json
 from marketplace_core.inputs import (
     UNSET,
     Unset,
@@ -174,6 +175,13 @@ def _check_options(options: object) -> OfferingOptions:
     return options
 
 
+def _check_plugin_options(plugin_options: object) -> Mapping[str, Any]:
+    frozen: Mapping[str, Any] = freeze_json(
+        require_mapping(plugin_options, "plugin_options"), "plugin_options"
+    )
+    return frozen
+
+
 def _check_category(ctx: Context, category_id: str | None) -> str | None:
     if category_id is not None:
         ctx.uow.categories.get(category_id)
@@ -185,6 +193,21 @@ def _load_offering_for(
 ) -> Offering:
     offering = ctx.uow.offerings.get(offering_id)
     ctx.authorize(actor_id, permission, offering_scope(offering.id, offering.provider_id))
+    return offering
+
+
+def _offering_to_change(
+    ctx: Context, actor_id: str, offering_id: str, permission: Permission, *, selling: bool
+) -> Offering:
+    """The offering, once the actor may change it and it is not archived.
+
+    A change that widens what is sold (``selling``) also needs an active provider; winding
+    down (archiving plans, removing components) does not.
+    """
+    offering = _load_offering_for(ctx, actor_id, offering_id, permission)
+    check_offering_editable(offering)
+    if selling:
+        check_organization_active(ctx.uow.organizations.get(offering.provider_id))
     return offering
 
 
@@ -229,7 +252,7 @@ def create_offering(
             visibility=_check_visibility(ctx, visibility or Shared()),
             components=check_components((*capabilities.components, *components)),
             options=_check_options(options or OfferingOptions()),
-            plugin_options=require_mapping(plugin_options or {}, "plugin_options"),
+            plugin_options=_check_plugin_options({} if plugin_options is None else plugin_options),
         )
     )
     ctx.uow.emit(
@@ -256,13 +279,14 @@ def update_offering(
     options: OfferingOptions | Unset = UNSET,
     plugin_options: Mapping[str, Any] | Unset = UNSET,
 ) -> Offering:
-    """Change an offering's description, category, visibility or options.
+    """Change an offering's name, description, category, visibility or options.
 
     Needs ``offering.update``; arguments left out stay as they are. Archived offerings are
-    frozen.
+    frozen, and the provider must be active.
     """
-    offering = _load_offering_for(ctx, actor_id, offering_id, Permission.OFFERING_UPDATE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(
+        ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=True
+    )
     changes: dict[str, Any] = {}
     if not isinstance(name, Unset):
         changes["name"] = require_text(name, "name")
@@ -275,7 +299,7 @@ def update_offering(
     if not isinstance(options, Unset):
         changes["options"] = _check_options(options)
     if not isinstance(plugin_options, Unset):
-        changes["plugin_options"] = require_mapping(plugin_options, "plugin_options")
+        changes["plugin_options"] = _check_plugin_options(plugin_options)
     changes = {key: value for key, value in changes.items() if getattr(offering, key) != value}
     if not changes:
         return offering
@@ -388,12 +412,30 @@ def _check_not_builtin(ctx: Context, offering: Offering, component_type: str, ac
         )
 
 
+def _check_unpriced(ctx: Context, offering: Offering, component_type: str, action: str) -> None:
+    for plan in ctx.uow.plans.for_offering(offering.id):
+        if (
+            component_type in plan.prices
+            or component_type in plan.amounts
+            or (plan.future_prices is not None and component_type in plan.future_prices)
+        ):
+            raise ValidationError(
+                ErrorCode.COMPONENT_IN_USE,
+                f"component {component_type!r} is priced by plan {plan.id!r}, so it cannot "
+                f"be {action}; take it out of the plan's prices first",
+                offering_id=offering.id,
+                component=component_type,
+                plan_id=plan.id,
+            )
+
+
 def add_offering_component(
     ctx: Context, actor_id: str, offering_id: str, component: OfferingComponent
 ) -> Offering:
     """Add a component to an offering that is not archived. Needs ``offering.update``."""
-    offering = _load_offering_for(ctx, actor_id, offering_id, Permission.OFFERING_UPDATE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(
+        ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=True
+    )
     components = check_components((*offering.components, component))
     offering = ctx.uow.offerings.update(attrs.evolve(offering, components=components))
     _component_event(ctx, actor_id, offering, component.type, OfferingComponentAdded)
@@ -405,14 +447,17 @@ def update_offering_component(
 ) -> Offering:
     """Replace the settings of the component with ``component.type``. Needs ``offering.update``.
 
-    A built-in component keeps its billing type.
+    The billing type changes only while no plan prices the component, and never for a
+    built-in one.
     """
-    offering = _load_offering_for(ctx, actor_id, offering_id, Permission.OFFERING_UPDATE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(
+        ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=True
+    )
     check_component_settings(component)
     current = _existing_component(offering, component.type)
     if component.billing_type is not current.billing_type:
         _check_not_builtin(ctx, offering, component.type, "billed differently")
+        _check_unpriced(ctx, offering, component.type, "billed differently")
     if component == current:
         return offering
     components = tuple(component if c.type == component.type else c for c in offering.components)
@@ -425,24 +470,12 @@ def remove_offering_component(
     ctx: Context, actor_id: str, offering_id: str, component_type: str
 ) -> Offering:
     """Remove a component no plan prices. Needs ``offering.update``; built-ins stay."""
-    offering = _load_offering_for(ctx, actor_id, offering_id, Permission.OFFERING_UPDATE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(
+        ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=False
+    )
     _existing_component(offering, component_type)
     _check_not_builtin(ctx, offering, component_type, "removed")
-    for plan in ctx.uow.plans.for_offering(offering.id):
-        if (
-            component_type in plan.prices
-            or component_type in plan.amounts
-            or (plan.future_prices is not None and component_type in plan.future_prices)
-        ):
-            raise ValidationError(
-                ErrorCode.COMPONENT_IN_USE,
-                f"component {component_type!r} is priced by plan {plan.id!r}; "
-                "remove it from the plan's prices first",
-                offering_id=offering.id,
-                component=component_type,
-                plan_id=plan.id,
-            )
+    _check_unpriced(ctx, offering, component_type, "removed")
     components = tuple(c for c in offering.components if c.type != component_type)
     offering = ctx.uow.offerings.update(attrs.evolve(offering, components=components))
     _component_event(ctx, actor_id, offering, component_type, OfferingComponentRemoved)
@@ -472,10 +505,13 @@ def _parse_amounts(offering: Offering, amounts: object) -> dict[str, int]:
     return parsed
 
 
-def _load_plan_for(ctx: Context, actor_id: str, plan_id: str) -> tuple[Plan, Offering]:
+def _plan_to_change(
+    ctx: Context, actor_id: str, plan_id: str, *, selling: bool
+) -> tuple[Plan, Offering]:
     plan = ctx.uow.plans.get(plan_id)
-    offering = _load_offering_for(ctx, actor_id, plan.offering_id, Permission.PLAN_MANAGE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(
+        ctx, actor_id, plan.offering_id, Permission.PLAN_MANAGE, selling=selling
+    )
     check_plan_open(plan)
     return plan, offering
 
@@ -497,8 +533,7 @@ def create_plan(
     ``prices`` are per ``unit`` for each priced component (exact decimals; floats are
     refused); ``amounts`` are the quantities of fixed components included (default 1).
     """
-    offering = _load_offering_for(ctx, actor_id, offering_id, Permission.PLAN_MANAGE)
-    check_offering_editable(offering)
+    offering = _offering_to_change(ctx, actor_id, offering_id, Permission.PLAN_MANAGE, selling=True)
     plan = ctx.uow.plans.add(
         Plan(
             id=ctx.ids.new_id("plan"),
@@ -534,7 +569,7 @@ def update_plan(
     max_amount: int | Unset | None = UNSET,
 ) -> Plan:
     """Rename a plan, or change its description or capacity. Needs ``plan.manage``."""
-    plan, _ = _load_plan_for(ctx, actor_id, plan_id)
+    plan, _ = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     changes: dict[str, Any] = {}
     if not isinstance(name, Unset):
         changes["name"] = require_text(name, "name")
@@ -556,9 +591,7 @@ def update_plan(
 
 def archive_plan(ctx: Context, actor_id: str, plan_id: str) -> Plan:
     """Archive a plan: no new resources or switches to it. Needs ``plan.manage``."""
-    plan = ctx.uow.plans.get(plan_id)
-    offering = _load_offering_for(ctx, actor_id, plan.offering_id, Permission.PLAN_MANAGE)
-    check_plan_open(plan)
+    plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=False)
     plan = ctx.uow.plans.update(attrs.evolve(plan, archived=True))
     ctx.uow.emit(
         PlanArchived(
@@ -573,11 +606,13 @@ def set_plan_prices(
 ) -> Plan:
     """Replace a plan's current prices. Needs ``plan.manage``.
 
-    Components left out become free. To change prices from the next billing month, use
-    :func:`schedule_plan_prices`.
+    Components left out become free; prices scheduled for next month stay scheduled. To
+    change prices from the next billing month instead, use :func:`schedule_plan_prices`.
     """
-    plan, offering = _load_plan_for(ctx, actor_id, plan_id)
+    plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     parsed = _parse_prices(offering, prices, "prices")
+    if parsed == plan.prices:
+        return plan
     plan = ctx.uow.plans.update(attrs.evolve(plan, prices=parsed))
     ctx.uow.emit(
         PlanPricesChanged(occurred_at=ctx.now, actor_id=actor_id, plan_id=plan.id, prices=parsed)
@@ -592,7 +627,7 @@ def schedule_plan_prices(
 
     Needs ``plan.manage``. Scheduling again replaces the earlier schedule.
     """
-    plan, offering = _load_plan_for(ctx, actor_id, plan_id)
+    plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     parsed = _parse_prices(offering, prices, "prices")
     plan = ctx.uow.plans.update(attrs.evolve(plan, future_prices=parsed))
     ctx.uow.emit(
@@ -641,15 +676,16 @@ def list_plans(ctx: Context, offering_id: str) -> Sequence[Plan]:
 def list_orderable_offerings(ctx: Context, project_id: str) -> Sequence[Offering]:
     """The offerings a project can order new resources of, oldest first."""
     project = ctx.uow.projects.get(project_id)
-    organization = ctx.uow.organizations.get(project.organization_id)
+    consumer = ctx.uow.organizations.get(project.organization_id)
     return [
         offering
         for offering in ctx.uow.offerings.all()
         if is_orderable(
             offering,
             ctx.uow.plans.for_offering(offering.id),
-            organization,
+            consumer,
             project.id,
+            provider=ctx.uow.organizations.get(offering.provider_id),
             plugin_registered=ctx.plugins.is_registered(offering.plugin_type),
         )
     ]

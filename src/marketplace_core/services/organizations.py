@@ -30,6 +30,7 @@ from marketplace_core.organizations import (
     OrganizationGroup,
     Project,
     check_organization_active,
+    check_organization_not_archived,
     check_project_dates,
 )
 from marketplace_core.roles import PLATFORM, Permission, organization_scope, project_scope
@@ -73,6 +74,29 @@ def create_organization(
     return organization
 
 
+def rename_organization(
+    ctx: Context, actor_id: str, organization_id: str, name: str
+) -> Organization:
+    """Rename an organization that is not archived. Needs ``organization.update`` on it."""
+    actor = ctx.authorize(
+        actor_id, Permission.ORGANIZATION_UPDATE, organization_scope(organization_id)
+    )
+    organization = ctx.uow.organizations.get(organization_id)
+    check_organization_not_archived(organization)
+    if organization.name == require_text(name, "name"):
+        return organization
+    organization = ctx.uow.organizations.update(attrs.evolve(organization, name=name))
+    ctx.uow.emit(
+        OrganizationUpdated(
+            occurred_at=ctx.now,
+            actor_id=actor.id,
+            organization_id=organization.id,
+            changes=("name",),
+        )
+    )
+    return organization
+
+
 def set_organization_group(
     ctx: Context, actor_id: str, organization_id: str, group_id: str | None
 ) -> Organization:
@@ -83,6 +107,7 @@ def set_organization_group(
     """
     actor = ctx.authorize(actor_id, Permission.ORGANIZATION_GROUP_MANAGE, PLATFORM)
     organization = ctx.uow.organizations.get(organization_id)
+    check_organization_not_archived(organization)
     if group_id is not None:
         ctx.uow.organization_groups.get(group_id)
     if organization.group_id == group_id:
@@ -111,6 +136,7 @@ def _set_organization_flag(
     organization = ctx.uow.organizations.get(organization_id)
     if getattr(organization, flag) == value:
         return organization
+    check_organization_not_archived(organization)
     changes: dict[str, Any] = {flag: value}
     organization = ctx.uow.organizations.update(attrs.evolve(organization, **changes))
     ctx.uow.emit(event(occurred_at=ctx.now, actor_id=actor.id, organization_id=organization.id))
