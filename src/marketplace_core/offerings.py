@@ -345,6 +345,21 @@ class Offering:
         return attrs.evolve(self, state=OFFERING_LIFECYCLE.target(self.state, event, self.id))
 
 
+def require_component(offering: Offering, component_type: str, field: str) -> OfferingComponent:
+    """The offering's component of this type; refuses a type it lacks, naming ``field``."""
+    component = offering.component(component_type)
+    if component is None:
+        known = ", ".join(repr(c.type) for c in offering.components) or "none"
+        raise ValidationError(
+            ErrorCode.UNKNOWN_COMPONENT,
+            f"{field}: offering {offering.id!r} has no component {component_type!r} "
+            f"(its components: {known})",
+            offering_id=offering.id,
+            component=component_type,
+        )
+    return component
+
+
 def check_offering_editable(offering: Offering) -> None:
     """Refuse to change an archived offering."""
     if offering.state is OfferingState.ARCHIVED:
@@ -507,12 +522,9 @@ def check_plan_components(
 ) -> None:
     """Refuse prices for components the offering lacks, and amounts for non-fixed ones."""
     for component_type in prices:
-        if offering.component(component_type) is None:
-            raise _unknown_component(offering, component_type, "prices")
+        require_component(offering, component_type, "prices")
     for component_type in amounts:
-        component = offering.component(component_type)
-        if component is None:
-            raise _unknown_component(offering, component_type, "amounts")
+        component = require_component(offering, component_type, "amounts")
         if component.billing_type is not BillingType.FIXED:
             raise ValidationError(
                 ErrorCode.INVALID_VALUE,
@@ -521,17 +533,6 @@ def check_plan_components(
                 field=f"amounts[{component_type}]",
                 value=amounts[component_type],
             )
-
-
-def _unknown_component(offering: Offering, component_type: str, field: str) -> ValidationError:
-    known = ", ".join(repr(c.type) for c in offering.components) or "none"
-    return ValidationError(
-        ErrorCode.UNKNOWN_COMPONENT,
-        f"{field}: offering {offering.id!r} has no component {component_type!r} "
-        f"(its components: {known})",
-        offering_id=offering.id,
-        component=component_type,
-    )
 
 
 def check_plan_open(plan: Plan) -> None:

@@ -56,6 +56,7 @@ from marketplace_core.offerings import (
     check_plan_components,
     check_plan_open,
     is_orderable,
+    require_component,
 )
 from marketplace_core.organizations import ServiceProvider, check_organization_active
 from marketplace_core.roles import PLATFORM, Permission, offering_scope, organization_scope
@@ -386,20 +387,6 @@ def _component_event(
     )
 
 
-def _existing_component(offering: Offering, component_type: str) -> OfferingComponent:
-    component = offering.component(component_type)
-    if component is None:
-        known = ", ".join(repr(c.type) for c in offering.components) or "none"
-        raise ValidationError(
-            ErrorCode.UNKNOWN_COMPONENT,
-            f"offering {offering.id!r} has no component {component_type!r} "
-            f"(its components: {known})",
-            offering_id=offering.id,
-            component=component_type,
-        )
-    return component
-
-
 def _check_not_builtin(ctx: Context, offering: Offering, component_type: str, action: str) -> None:
     builtin = {c.type for c in ctx.plugins.capabilities(offering.plugin_type).components}
     if component_type in builtin:
@@ -454,7 +441,7 @@ def update_offering_component(
         ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=True
     )
     check_component_settings(component)
-    current = _existing_component(offering, component.type)
+    current = require_component(offering, component.type, "component")
     if component.billing_type is not current.billing_type:
         _check_not_builtin(ctx, offering, component.type, "billed differently")
         _check_unpriced(ctx, offering, component.type, "billed differently")
@@ -473,7 +460,7 @@ def remove_offering_component(
     offering = _offering_to_change(
         ctx, actor_id, offering_id, Permission.OFFERING_UPDATE, selling=False
     )
-    _existing_component(offering, component_type)
+    require_component(offering, component_type, "component_type")
     _check_not_builtin(ctx, offering, component_type, "removed")
     _check_unpriced(ctx, offering, component_type, "removed")
     components = tuple(c for c in offering.components if c.type != component_type)
