@@ -8,11 +8,13 @@ but not to this table.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import attrs
 
-from marketplace_core import BillingType, OfferingComponent, PlanUnit, Role
+from marketplace_core import BillingType, OfferingComponent, Order, PlanUnit, Resource, Role
+from marketplace_core.testing import Outcome
 from tests.support import World
 
 GPU = OfferingComponent("gpu", "GPU", BillingType.USAGE)
@@ -34,6 +36,30 @@ def _draft_offering_with_plan(world: World) -> str:
     offering = market.create_offering(world.staff.id, world.provider.id, "Draft", "basic")
     market.create_plan(world.staff.id, offering.id, "Plan", PlanUnit.DAY)
     return offering.id
+
+
+def _vm_and_another_plan(world: World) -> tuple[str, str]:
+    vm = world.live_vm()
+    other = world.marketplace.create_plan(
+        world.provider_owner.id, vm.offering_id, "Large", PlanUnit.DAY
+    )
+    return vm.id, other.id
+
+
+def _erred_vm_order(world: World) -> Order:
+    offering, plan = world.cloud_offering()
+    world.cloud.then(Outcome.RAISE)
+    return world.order(offering_id=offering.id, plan_id=plan.id, limits={"ram": 1024})
+
+
+def _report(command: str, outcome: str) -> Callable[[World, str, Any], object]:
+    def run(world: World, actor_id: str, resource: Resource) -> object:
+        method = getattr(world.marketplace, command)
+        if outcome == "failed":
+            return method(actor_id, resource.id, "backend said no")
+        return method(actor_id, resource.id)
+
+    return run
 
 
 COMMANDS: dict[str, CommandCase] = {
@@ -147,10 +173,92 @@ COMMANDS: dict[str, CommandCase] = {
         "provider_owner",
         lambda w, a, _: w.marketplace.schedule_plan_prices(a, w.plan.id, {"cpu": 1}),
     ),
+    "order_resource": CommandCase(
+        "owner",
+        lambda w, a, _: w.marketplace.order_resource(
+            a, w.project.id, w.offering.id, w.plan.id, "R", limits={"storage": 10}
+        ),
+    ),
+    "order_plan_switch": CommandCase(
+        "owner",
+        lambda w, a, target: w.marketplace.order_plan_switch(a, *target),
+        prepare=_vm_and_another_plan,
+    ),
+    "order_limit_change": CommandCase(
+        "owner",
+        lambda w, a, vm: w.marketplace.order_limit_change(a, vm.id, {"ram": 2048}),
+        prepare=lambda w: w.live_vm(),
+    ),
+    "order_termination": CommandCase(
+        "owner",
+        lambda w, a, vm: w.marketplace.order_termination(a, vm.id),
+        prepare=lambda w: w.live_vm(),
+    ),
+    "approve_order_as_consumer": CommandCase(
+        "owner",
+        lambda w, a, order: w.marketplace.approve_order_as_consumer(a, order.id),
+        prepare=lambda w: w.order(w.project_admin),
+    ),
+    "approve_order_as_provider": CommandCase(
+        "provider_owner",
+        lambda w, a, order: w.marketplace.approve_order_as_provider(a, order.id),
+        prepare=lambda w: w.order(),
+    ),
+    "reject_order": CommandCase(
+        "provider_owner",
+        lambda w, a, order: w.marketplace.reject_order(a, order.id, reason="No capacity"),
+        prepare=lambda w: w.order(),
+    ),
+    "cancel_order": CommandCase(
+        "project_manager",
+        lambda w, a, order: w.marketplace.cancel_order(a, order.id),
+        prepare=lambda w: w.order(),
+    ),
+    "retry_order": CommandCase(
+        "owner",
+        lambda w, a, order: w.marketplace.retry_order(a, order.id),
+        prepare=_erred_vm_order,
+    ),
+    "set_resource_end_date": CommandCase(
+        "project_manager",
+        lambda w, a, vm: w.marketplace.set_resource_end_date(a, vm.id, date(2026, 2, 1)),
+        prepare=lambda w: w.live_vm(),
+    ),
+    "schedule_termination": CommandCase(
+        "provider_owner",
+        lambda w, a, vm: w.marketplace.schedule_termination(a, vm.id, date(2026, 3, 1)),
+        prepare=lambda w: w.live_vm(),
+    ),
+    "resource_erred_on_backend": CommandCase(
+        "offering_manager",
+        lambda w, a, vm: w.marketplace.resource_erred_on_backend(a, vm.id, "disk lost"),
+        prepare=lambda w: w.live_basic(),
+    ),
+    **{
+        f"resource_{step}_{outcome}": CommandCase(
+            "provider_owner",
+            _report(f"resource_{step}_{outcome}", outcome),
+            prepare=lambda w, kind=kind: w.waiting_for_backend(kind),
+        )
+        for step, kind in (("creation", "create"), ("update", "update"), ("deletion", "terminate"))
+        for outcome in ("succeeded", "failed", "canceled")
+    },
 }
 """Each command that acts for a user, and how to run it in the standard world."""
 
-QUERIES = frozenset(
+ORDER_COMMANDS = frozenset(
+    name
+    for name in COMMANDS
+    if name.startswith(("order_", "resource_", "approve_order", "reject_order", "cancel_order"))
+    or name in {"retry_order", "set_resource_end_date", "schedule_termination"}
+)
+"""The commands on orders and resources (the rest are platform and catalogue commands)."""
+
+ORDER_QUERIES = frozenset(
+    {"get_order", "list_orders", "list_project_orders", "get_resource", "list_resources"}
+)
+
+QUERIES = ORDER_QUERIES | frozenset(
     {
         "get_user",
         "list_role_grants",
@@ -170,5 +278,5 @@ QUERIES = frozenset(
 )
 """Read-only facade methods: no actor, no writes."""
 
-WITHOUT_ACTOR = frozenset({"bootstrap_staff_user"})
-"""Commands that run without an acting user."""
+WITHOUT_ACTOR = frozenset({"bootstrap_staff_user", "process_order"})
+"""Commands that run without an acting user (the system runs them)."""

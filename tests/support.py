@@ -17,17 +17,22 @@ from marketplace_core import (
     Marketplace,
     Offering,
     OfferingComponent,
+    Order,
     Organization,
     Plan,
     PlanUnit,
     PluginCapabilities,
     PluginRegistry,
     Project,
+    RecordingNotifier,
+    Resource,
     Role,
     SequentialIdGenerator,
     User,
 )
+from marketplace_core.plugins import register_basic
 from marketplace_core.ports import Storage
+from marketplace_core.testing import InstantProcessor, ScriptedProcessor
 
 START = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 
@@ -47,14 +52,16 @@ SETUP = OfferingComponent("setup", "Set-up fee", BillingType.ONE_TIME)
 BASE = OfferingComponent("base", "Base fee", BillingType.FIXED)
 
 
-def plugin_registry() -> PluginRegistry:
-    """``basic`` (manual, provider review) and ``cloud`` (one built-in ``ram`` component)."""
+def plugin_registry(cloud: ScriptedProcessor | None = None) -> PluginRegistry:
+    """``basic`` (manual fulfilment, provider review), ``static`` (done at once, no limit
+    changes) and ``cloud`` (a scripted backend that finishes at once unless told otherwise;
+    limit changes; one built-in ``ram`` component)."""
     plugins = PluginRegistry()
-    plugins.register(
-        "basic", PluginCapabilities(needs_provider_review=True, can_cancel_orders=True)
-    )
+    register_basic(plugins)
+    plugins.register("static", InstantProcessor())
     plugins.register(
         "cloud",
+        cloud or ScriptedProcessor(),
         PluginCapabilities(
             can_update_limits=True,
             components=(OfferingComponent("ram", "RAM", BillingType.LIMIT, factor=1024),),
@@ -83,10 +90,69 @@ class World:
     outsider: User
     offering: Offering
     plan: Plan
+    cloud: ScriptedProcessor
+    notifications: RecordingNotifier
 
     @property
     def storage(self) -> Storage:
         return self.marketplace.storage
+
+    def order(self, actor: User | None = None, **overrides: Any) -> Order:
+        """A create order on the world's (basic) offering, by the consumer's owner unless
+        ``actor`` says otherwise."""
+        arguments: dict[str, Any] = {"limits": {"storage": 10}} | overrides
+        return self.marketplace.order_resource(
+            (actor or self.owner).id,
+            arguments.pop("project_id", self.project.id),
+            arguments.pop("offering_id", self.offering.id),
+            arguments.pop("plan_id", self.plan.id),
+            arguments.pop("name", "My resource"),
+            **arguments,
+        )
+
+    def cloud_offering(self, **overrides: Any) -> tuple[Offering, Plan]:
+        """An active offering of the ``cloud`` plugin (fulfilled by ``self.cloud``, at once
+        unless scripted otherwise), with a plan."""
+        market = self.marketplace
+        offering = self.new_offering(
+            name="VMs", plugin_type="cloud", components=(CPU, SETUP), **overrides
+        )
+        plan = market.create_plan(
+            self.provider_owner.id,
+            offering.id,
+            "Small",
+            PlanUnit.DAY,
+            prices={"ram": "0.01", "cpu": "0.02", "setup": "5"},
+        )
+        return market.activate_offering(self.staff.id, offering.id), plan
+
+    def live_vm(self) -> Resource:
+        """An ok resource of a fresh ``cloud`` offering (fulfilled at once)."""
+        offering, plan = self.cloud_offering()
+        order = self.order(offering_id=offering.id, plan_id=plan.id, limits={"ram": 1024})
+        return self.marketplace.get_resource(order.resource_id)
+
+    def live_basic(self) -> Resource:
+        """An ok resource of the world's basic offering, approved and fulfilled by hand."""
+        order = self.order()
+        self.marketplace.approve_order_as_provider(self.provider_owner.id, order.id)
+        self.marketplace.resource_creation_succeeded(self.provider_owner.id, order.resource_id)
+        return self.marketplace.get_resource(order.resource_id)
+
+    def waiting_for_backend(self, kind: str) -> Resource:
+        """A basic resource whose ``create``, ``update`` or ``terminate`` order executes
+        and waits for the provider to report."""
+        market, provider = self.marketplace, self.provider_owner.id
+        if kind == "create":
+            order = self.order()
+        else:
+            resource = self.live_basic()
+            if kind == "update":
+                order = market.order_limit_change(self.owner.id, resource.id, {"storage": 20})
+            else:
+                order = market.order_termination(self.owner.id, resource.id)
+        market.approve_order_as_provider(provider, order.id)
+        return market.get_resource(order.resource_id)
 
     def new_offering(self, **overrides: Any) -> Offering:
         """A fresh draft offering of the world's provider, created by its owner."""
@@ -107,12 +173,15 @@ def build_world() -> World:
     """Build the standard small world on fresh in-memory storage."""
     clock = FixedClock(START)
     events = EventLog()
+    cloud = ScriptedProcessor()
+    notifications = RecordingNotifier()
     market = Marketplace(
         InMemoryStorage(),
         clock=clock,
         ids=SequentialIdGenerator(),
-        plugins=plugin_registry(),
+        plugins=plugin_registry(cloud),
         event_sink=events,
+        notifier=notifications,
     )
     staff = market.bootstrap_staff_user("root")
     consumer = market.create_organization(staff.id, "University")
@@ -167,6 +236,8 @@ def build_world() -> World:
         outsider=outsider,
         offering=offering,
         plan=plan,
+        cloud=cloud,
+        notifications=notifications,
     )
 
 
@@ -180,6 +251,8 @@ REPOSITORIES = (
     "categories",
     "offerings",
     "plans",
+    "resources",
+    "orders",
 )
 
 

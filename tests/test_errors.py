@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import attrs
 import pytest
@@ -29,6 +29,7 @@ from marketplace_core.offerings import (
     check_offering_limit_cap,
     check_orderable,
 )
+from marketplace_core.testing import Outcome
 from tests.support import STORAGE, World, build_world
 
 
@@ -109,6 +110,30 @@ def _offering_without(world: World, **changes) -> None:
         provider=world.provider,
         plugin_registered=True,
     )
+
+
+def _vm_order(world: World):
+    offering, plan = world.cloud_offering()
+    return world.order(offering_id=offering.id, plan_id=plan.id, limits={"ram": 1024})
+
+
+def _live_vm(world: World):
+    return world.marketplace.get_resource(_vm_order(world).resource_id)
+
+
+def _live_static(world: World):
+    offering = world.new_offering(plugin_type="static")
+    plan = world.marketplace.create_plan(world.provider_owner.id, offering.id, "P", "month")
+    world.marketplace.activate_offering(world.staff.id, offering.id)
+    order = world.order(offering_id=offering.id, plan_id=plan.id)
+    return world.marketplace.get_resource(order.resource_id)
+
+
+def _live_basic(world: World):
+    order = world.order()
+    world.marketplace.approve_order_as_provider(world.provider_owner.id, order.id)
+    world.marketplace.resource_creation_succeeded(world.provider_owner.id, order.resource_id)
+    return world.marketplace.get_resource(order.resource_id)
 
 
 def _stale_write(world: World) -> None:
@@ -212,6 +237,76 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
         lambda w: (
             w.marketplace.archive_plan(w.provider_owner.id, w.plan.id),
             w.marketplace.archive_plan(w.provider_owner.id, w.plan.id),
+        ),
+    ),
+    ErrorCode.PROJECT_ENDED: (
+        ValidationError,
+        lambda w: (
+            w.marketplace.update_project(w.owner.id, w.project.id, end_date=date(2026, 1, 31)),
+            w.clock.set(datetime(2026, 2, 1, tzinfo=UTC)),
+            w.order(),
+        ),
+    ),
+    ErrorCode.PLAN_OF_ANOTHER_OFFERING: (
+        ValidationError,
+        lambda w: w.order(plan_id=w.cloud_offering()[1].id),
+    ),
+    ErrorCode.PLAN_CAPACITY_REACHED: (
+        ValidationError,
+        lambda w: (
+            w.marketplace.update_plan(w.provider_owner.id, w.plan.id, max_amount=1),
+            w.order(),
+            w.order(),
+        ),
+    ),
+    ErrorCode.PLAN_UNCHANGED: (
+        ValidationError,
+        lambda w: w.marketplace.order_plan_switch(w.owner.id, (vm := _live_vm(w)).id, vm.plan_id),
+    ),
+    ErrorCode.LIMITS_UNCHANGED: (
+        ValidationError,
+        lambda w: w.marketplace.order_limit_change(w.owner.id, _live_vm(w).id, {"ram": 1024}),
+    ),
+    ErrorCode.LIMITS_NOT_UPDATABLE: (
+        ValidationError,
+        lambda w: w.marketplace.order_limit_change(w.owner.id, _live_static(w).id, {"storage": 20}),
+    ),
+    ErrorCode.ORDER_IN_PROGRESS: (
+        ValidationError,
+        lambda w: w.marketplace.order_termination(
+            w.owner.id,
+            w.marketplace.order_limit_change(
+                w.owner.id, _live_basic(w).id, {"storage": 20}
+            ).resource_id,
+        ),
+    ),
+    ErrorCode.RESOURCE_NOT_READY: (
+        ValidationError,
+        lambda w: w.marketplace.order_limit_change(
+            w.owner.id,
+            w.marketplace.reject_order(w.provider_owner.id, w.order().id).resource_id,
+            {},
+        ),
+    ),
+    ErrorCode.ORDER_NOT_CANCELABLE: (
+        ValidationError,
+        lambda w: (
+            w.cloud.then(Outcome.LATER),
+            w.marketplace.cancel_order(w.owner.id, _vm_order(w).id),
+        ),
+    ),
+    ErrorCode.ORDER_NOT_EXECUTING: (
+        ValidationError,
+        lambda w: w.marketplace.process_order(w.order().id),
+    ),
+    ErrorCode.NO_EXECUTING_ORDER: (
+        ValidationError,
+        lambda w: w.marketplace.resource_update_succeeded(w.provider_owner.id, _live_vm(w).id),
+    ),
+    ErrorCode.END_DATE_TOO_SOON: (
+        ValidationError,
+        lambda w: w.marketplace.schedule_termination(
+            w.provider_owner.id, _live_vm(w).id, date(2026, 1, 20)
         ),
     ),
     ErrorCode.LIMIT_NOT_ALLOWED: (

@@ -20,7 +20,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.ids import SequentialIdGenerator, UuidGenerator
-from marketplace_core.marketplace import Marketplace
+from marketplace_core.marketplace import DueJobsReport, Marketplace
 from marketplace_core.offerings import (
     BillingType,
     Category,
@@ -37,8 +37,17 @@ from marketplace_core.offerings import (
     Shared,
     Visibility,
 )
+from marketplace_core.orders import Order, OrderState, OrderType, Review
 from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
-from marketplace_core.plugins import PluginCapabilities, PluginRegistry
+from marketplace_core.plugins import (
+    Completed,
+    InProgress,
+    PluginCapabilities,
+    PluginRegistry,
+    ProcessingRequest,
+    Processor,
+)
+from marketplace_core.resources import Resource, ResourceState
 from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role, RoleGrant, Scope
 from marketplace_core.users import User
 
@@ -48,11 +57,14 @@ __all__ = [
     "DEFAULT_ROLE_PERMISSIONS",
     "BillingType",
     "Category",
+    "Completed",
     "ConflictError",
+    "DueJobsReport",
     "ErrorCode",
     "EventLog",
     "FixedClock",
     "InMemoryStorage",
+    "InProgress",
     "InvalidTransitionError",
     "LimitPeriod",
     "LimitedTo",
@@ -63,6 +75,9 @@ __all__ = [
     "OfferingComponent",
     "OfferingOptions",
     "OfferingState",
+    "Order",
+    "OrderState",
+    "OrderType",
     "Organization",
     "OrganizationGroup",
     "Permission",
@@ -74,9 +89,14 @@ __all__ = [
     "PolicyViolationError",
     "PrivateToOrganization",
     "PrivateToProject",
+    "ProcessingRequest",
+    "Processor",
     "Project",
     "QuotaExceededError",
     "RecordingNotifier",
+    "Resource",
+    "ResourceState",
+    "Review",
     "Role",
     "RoleGrant",
     "Scope",

@@ -27,7 +27,7 @@ from marketplace_core.offerings import (
     Shared,
     Visibility,
 )
-from marketplace_core.plugins import PluginCapabilities, PluginRegistry
+from marketplace_core.plugins import PluginRegistry, register_basic
 from marketplace_core.roles import Role
 
 STORY_START = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
@@ -86,9 +86,7 @@ def run_demo(out: TextIO) -> None:
     """Tell the story on ``out``."""
     clock = FixedClock(STORY_START)
     plugins = PluginRegistry()
-    plugins.register(
-        "basic", PluginCapabilities(needs_provider_review=True, can_cancel_orders=True)
-    )
+    register_basic(plugins)
     events = EventLog()
     market = Marketplace(
         InMemoryStorage(),

@@ -9,7 +9,7 @@ in order.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -259,3 +259,81 @@ class PlanFuturePricesScheduled(DomainEvent):
 
     plan_id: str
     prices: Mapping[str, Decimal] = attrs.field(converter=frozen_mapping)
+
+
+# --------------------------------------------------------------------------- orders and resources
+
+
+@attrs.frozen(kw_only=True)
+class OrderPlaced(DomainEvent):
+    """An order was placed (in ``pending-consumer``); ``cost`` is its estimate per unit."""
+
+    order_id: str
+    order_type: str
+    resource_id: str
+    project_id: str
+    offering_id: str
+    plan_id: str | None
+    cost: Decimal | None
+
+
+@attrs.frozen(kw_only=True)
+class OrderReviewed(DomainEvent):
+    """One side (``consumer`` or ``provider``) reviewed an order.
+
+    ``actor_id`` is the reviewer; ``automatic`` says the rules approved it without asking.
+    """
+
+    order_id: str
+    side: str
+    approved: bool
+    automatic: bool
+
+
+@attrs.frozen(kw_only=True)
+class OrderStateChanged(DomainEvent):
+    """An order moved through its lifecycle; ``error_message`` is set when it erred."""
+
+    order_id: str
+    event: str
+    source: str
+    target: str
+    error_message: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ResourceCreated(DomainEvent):
+    """A resource came into being (in ``creating``) with its create order."""
+
+    resource_id: str
+    order_id: str
+    project_id: str
+    offering_id: str
+    plan_id: str | None
+
+
+@attrs.frozen(kw_only=True)
+class ResourceStateChanged(DomainEvent):
+    """A resource moved through its lifecycle."""
+
+    resource_id: str
+    event: str
+    source: str
+    target: str
+    error_message: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ResourceChanged(DomainEvent):
+    """A resource's plan, limits, backend id or metadata changed; ``changes`` lists them."""
+
+    resource_id: str
+    changes: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ResourceEndDateSet(DomainEvent):
+    """A resource's end date was set (``None``: cleared)."""
+
+    resource_id: str
+    end_date: date | None

@@ -3,7 +3,9 @@
 The facade holds no rule. Each of its commands is a handler function from
 :mod:`marketplace_core.services`, run in a fresh unit of work: the handler checks the actor's
 permission, applies the rules and stages its writes and events; the facade commits, then hands
-the committed events to the event sink. A handler that raises leaves storage as it was.
+the committed events to the event sink and the notifications to the notifier. Orders that the
+command sent to ``executing`` are then processed, each in its own unit of work (unless the
+host processes them from a worker). A handler that raises leaves storage as it was.
 """
 
 from __future__ import annotations
@@ -13,15 +15,26 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
+import attrs
+
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.authorization import RoleAuthorizer
 from marketplace_core.clocks import SystemClock
+from marketplace_core.errors import ConflictError, ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import RecordedEvent
 from marketplace_core.ids import UuidGenerator
+from marketplace_core.orders import Order
 from marketplace_core.plugins import PluginRegistry
-from marketplace_core.ports import Authorizer, Clock, EventSink, IdGenerator, Storage
+from marketplace_core.ports import Authorizer, Clock, EventSink, IdGenerator, Notifier, Storage
 from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role
-from marketplace_core.services import catalogue, organizations, users
+from marketplace_core.services import (
+    catalogue,
+    due_jobs,
+    fulfilment,
+    orders,
+    organizations,
+    users,
+)
 from marketplace_core.services.context import Context
 
 P = ParamSpec("P")
@@ -66,13 +79,27 @@ class _Command(Generic[P, R]):
         return method
 
 
+@attrs.frozen
+class DueJobsReport:
+    """What :meth:`Marketplace.run_due_jobs` did."""
+
+    terminations: tuple[str, ...]
+    """The termination orders placed."""
+    released: tuple[str, ...]
+    """The orders moved out of ``pending-project``."""
+    skipped: tuple[tuple[str, str], ...]
+    """``(resource or order id, error code)`` for the work that was refused, to retry later."""
+
+
 class Marketplace:
     """A marketplace over the storage and ports a host injects.
 
     Every argument is optional: ``Marketplace()`` runs on in-memory storage, the system
-    clock and random ids, with the default role table, no plugins and no event sink.
-    ``authorizer`` replaces the default :class:`RoleAuthorizer` (stored role grants read
-    through ``role_permissions``).
+    clock and random ids, with the default role table, no plugins, no event sink and no
+    notifier. ``authorizer`` replaces the default :class:`RoleAuthorizer` (stored role grants
+    read through ``role_permissions``). With ``process_immediately`` (the default) an order
+    that reaches ``executing`` is handed to its processor right after the command that sent
+    it there; a host with workers turns it off and calls :meth:`process_executing_orders`.
     """
 
     def __init__(
@@ -85,6 +112,8 @@ class Marketplace:
         authorizer: Authorizer | None = None,
         role_permissions: Mapping[Role, frozenset[Permission]] = DEFAULT_ROLE_PERMISSIONS,
         event_sink: EventSink | None = None,
+        notifier: Notifier | None = None,
+        process_immediately: bool = True,
     ) -> None:
         self.storage: Storage = storage if storage is not None else InMemoryStorage()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -93,6 +122,8 @@ class Marketplace:
         self._authorizer = authorizer
         self._role_permissions = role_permissions
         self._event_sink = event_sink
+        self._notifier = notifier
+        self.process_immediately = process_immediately
 
     def _run(
         self, handler: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
@@ -110,7 +141,58 @@ class Marketplace:
             recorded = uow.commit()
         if recorded and self._event_sink is not None:
             self._event_sink.publish(recorded)
+        if self._notifier is not None:
+            for notification in context.notifications:
+                self._notifier.notify(notification)
+        if self.process_immediately:
+            for order_id in context.to_process:
+                processed = self._run(fulfilment.process_order, order_id)
+                if isinstance(result, Order) and result.id == processed.id:
+                    result = processed  # type: ignore[assignment]  # same type: an Order
         return result
+
+    def process_executing_orders(self, limit: int | None = None) -> list[Order]:
+        """Hand executing orders to their processors, oldest first, each in its own unit of
+        work; returns the orders as processed.
+
+        Orders that another worker took in the meantime are skipped.
+        """
+        processed = []
+        for order_id in self._run(fulfilment.list_orders_to_process, limit):
+            try:
+                processed.append(self._run(fulfilment.process_order, order_id))
+            except ConflictError:
+                continue
+            except ValidationError as error:
+                if error.code is not ErrorCode.ORDER_NOT_EXECUTING:
+                    raise
+        return processed
+
+    def run_due_jobs(self) -> DueJobsReport:
+        """The daily work, as the system: terminate resources past their end date and the
+        resources of ended projects; release orders whose project has started.
+
+        Each piece of work runs in its own unit of work; work that is refused (a resource with
+        an executing order, say) is reported in ``skipped`` and tried again next time.
+        """
+        work = self._run(due_jobs.find_due_work)
+        terminations: list[str] = []
+        released: list[str] = []
+        skipped: list[tuple[str, str]] = []
+        for resource_id, reason in work.resources_to_terminate:
+            try:
+                order = self._run(due_jobs.terminate_due_resource, resource_id, reason)
+            except MarketplaceError as error:
+                skipped.append((resource_id, str(error.code)))
+                continue
+            if order is not None:
+                terminations.append(order.id)
+        for order_id in work.orders_to_release:
+            try:
+                released.append(self._run(due_jobs.release_order, order_id).id)
+            except MarketplaceError as error:
+                skipped.append((order_id, str(error.code)))
+        return DueJobsReport(tuple(terminations), tuple(released), tuple(skipped))
 
     def events(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:
         """Committed events with ``position > after``, in commit order (the outbox)."""
@@ -166,3 +248,32 @@ class Marketplace:
     get_plan = _Command(catalogue.get_plan)
     list_plans = _Command(catalogue.list_plans)
     list_orderable_offerings = _Command(catalogue.list_orderable_offerings)
+
+    # Orders and resources.
+    order_resource = _Command(orders.order_resource)
+    order_plan_switch = _Command(orders.order_plan_switch)
+    order_limit_change = _Command(orders.order_limit_change)
+    order_termination = _Command(orders.order_termination)
+    approve_order_as_consumer = _Command(orders.approve_order_as_consumer)
+    approve_order_as_provider = _Command(orders.approve_order_as_provider)
+    reject_order = _Command(orders.reject_order)
+    cancel_order = _Command(orders.cancel_order)
+    retry_order = _Command(orders.retry_order)
+    process_order = _Command(fulfilment.process_order)
+    resource_creation_succeeded = _Command(fulfilment.resource_creation_succeeded)
+    resource_creation_failed = _Command(fulfilment.resource_creation_failed)
+    resource_creation_canceled = _Command(fulfilment.resource_creation_canceled)
+    resource_update_succeeded = _Command(fulfilment.resource_update_succeeded)
+    resource_update_failed = _Command(fulfilment.resource_update_failed)
+    resource_update_canceled = _Command(fulfilment.resource_update_canceled)
+    resource_deletion_succeeded = _Command(fulfilment.resource_deletion_succeeded)
+    resource_deletion_failed = _Command(fulfilment.resource_deletion_failed)
+    resource_deletion_canceled = _Command(fulfilment.resource_deletion_canceled)
+    resource_erred_on_backend = _Command(fulfilment.resource_erred_on_backend)
+    set_resource_end_date = _Command(due_jobs.set_resource_end_date)
+    schedule_termination = _Command(due_jobs.schedule_termination)
+    get_order = _Command(orders.get_order)
+    list_orders = _Command(orders.list_orders)
+    list_project_orders = _Command(orders.list_project_orders)
+    get_resource = _Command(orders.get_resource)
+    list_resources = _Command(orders.list_resources)

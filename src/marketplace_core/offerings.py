@@ -299,11 +299,12 @@ OFFERING_LIFECYCLE: Lifecycle[OfferingState, OfferingEvent] = Lifecycle(
 class OfferingOptions:
     """The offering settings the core itself reads (plugins read ``plugin_options``).
 
-    ``needs_provider_review`` overrides the plugin's default when set.
+    ``auto_approve_in_service_provider_projects`` skips the consumer review of orders from
+    the provider's own projects. ``needs_provider_review`` overrides the plugin's default
+    when set (Waldur's ``auto_approve_remote_orders=True`` is ``needs_provider_review=False``).
     """
 
     auto_approve_in_service_provider_projects: bool = False
-    auto_approve_remote_orders: bool = False
     needs_provider_review: bool | None = None
 
 

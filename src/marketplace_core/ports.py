@@ -21,7 +21,9 @@ from typing import Protocol, Self, TypeVar
 from marketplace_core.events import DomainEvent, RecordedEvent
 from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
+from marketplace_core.orders import Order, OrderState
 from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
+from marketplace_core.resources import Resource
 from marketplace_core.roles import Permission, RoleGrant, Scope, ScopeKind
 from marketplace_core.users import User
 
@@ -198,6 +200,38 @@ class PlanRepository(Repository[Plan], Protocol):
         ...
 
 
+class ResourceRepository(Repository[Resource], Protocol):
+    """Resources."""
+
+    def for_project(self, project_id: str) -> Sequence[Resource]:
+        """The resources of one project, terminated ones included, oldest first."""
+        ...
+
+    def for_offering(self, offering_id: str) -> Sequence[Resource]:
+        """The resources of one offering, terminated ones included, oldest first."""
+        ...
+
+    def count_live_on_plan(self, plan_id: str) -> int:
+        """How many resources on the plan are not terminated."""
+        ...
+
+
+class OrderRepository(Repository[Order], Protocol):
+    """Orders."""
+
+    def for_resource(self, resource_id: str) -> Sequence[Order]:
+        """The orders of one resource, oldest first."""
+        ...
+
+    def for_project(self, project_id: str) -> Sequence[Order]:
+        """The orders of one project, oldest first."""
+        ...
+
+    def in_state(self, state: OrderState, limit: int | None = None) -> Sequence[Order]:
+        """Orders in ``state``, oldest first, at most ``limit`` of them."""
+        ...
+
+
 class Outbox(Protocol):
     """The committed events, in commit order."""
 
@@ -239,6 +273,12 @@ class UnitOfWork(Protocol):
 
     @property
     def plans(self) -> PlanRepository: ...
+
+    @property
+    def resources(self) -> ResourceRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
 
     @property
     def outbox(self) -> Outbox: ...

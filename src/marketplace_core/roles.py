@@ -93,6 +93,7 @@ class Permission(enum.StrEnum):
     ORDER_APPROVE_PRIVATE = "order.approve_private"
     ORDER_REJECT = "order.reject"
     ORDER_CANCEL = "order.cancel"
+    ORDER_FULFIL = "order.fulfil"
     RESOURCE_TERMINATE = "resource.terminate"
     RESOURCE_SET_PLAN = "resource.set_plan"
     RESOURCE_SET_LIMITS = "resource.set_limits"
@@ -142,6 +143,7 @@ DEFAULT_ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyTyp
                 Permission.PLAN_MANAGE,
                 Permission.ORDER_APPROVE,
                 Permission.ORDER_REJECT,
+                Permission.ORDER_FULFIL,
                 Permission.RESOURCE_SET_END_DATE,
                 Permission.RESOURCE_REPORT_USAGE,
             }
@@ -151,6 +153,7 @@ DEFAULT_ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyTyp
             {
                 Permission.OFFERING_UPDATE,
                 Permission.PLAN_MANAGE,
+                Permission.ORDER_FULFIL,
                 Permission.RESOURCE_REPORT_USAGE,
             }
         ),
@@ -161,13 +164,14 @@ DEFAULT_ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyTyp
         Role.PROJECT_ADMIN: _PROJECT_WORK,
         Role.PROJECT_MEMBER: frozenset(),
         Role.OFFERING_MANAGER: frozenset(
-            {Permission.OFFERING_UPDATE, Permission.RESOURCE_REPORT_USAGE}
+            {Permission.OFFERING_UPDATE, Permission.ORDER_FULFIL, Permission.RESOURCE_REPORT_USAGE}
         ),
     }
 )
 """Waldur's defaults: owners approve orders (private ones too) and report usage; project
 managers and admins order and manage their resources, and approve orders for private
-offerings only; offering managers report usage. Platform permissions belong to no role:
+offerings only; the provider's owners and managers and the offering's managers fulfil
+orders (report backend outcomes) and report usage. Platform permissions belong to no role:
 only staff hold them."""
 
 

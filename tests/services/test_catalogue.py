@@ -130,10 +130,10 @@ def test_malformed_visibility_is_refused(world: World, visibility):
 
 def test_options_must_be_offering_options_of_booleans(world: World):
     with pytest.raises(ValidationError) as caught:
-        world.new_offering(options=OfferingOptions(auto_approve_remote_orders="yes"))  # type: ignore[arg-type]
-    assert caught.value.fields["field"] == "options.auto_approve_remote_orders"
+        world.new_offering(options=OfferingOptions(auto_approve_in_service_provider_projects="yes"))  # type: ignore[arg-type]
+    assert caught.value.fields["field"] == "options.auto_approve_in_service_provider_projects"
     with pytest.raises(ValidationError):
-        world.new_offering(options={"auto_approve_remote_orders": True})
+        world.new_offering(options={"needs_provider_review": True})
 
 
 def test_updating_an_offering_changes_only_what_was_passed_and_says_what_changed(world: World):

@@ -23,8 +23,10 @@ from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.events import DomainEvent, RecordedEvent
 from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
+from marketplace_core.orders import Order, OrderState
 from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
 from marketplace_core.ports import Versioned
+from marketplace_core.resources import Resource
 from marketplace_core.roles import RoleGrant, ScopeKind
 from marketplace_core.users import User
 
@@ -36,8 +38,8 @@ KeyFunction = Callable[[Any], Hashable]
 class _Table(Generic[EntityT]):
     """The committed entities of one aggregate type, by id and by each secondary key.
 
-    Every listing is oldest first: ``rows`` keeps insertion order, and each index bucket is
-    kept in the same order even when an entity's key changes.
+    Every listing is oldest first: ``rows`` keeps insertion order, and an index bucket that
+    an entity moved into (its key changed) is put back in order when it is next read.
     """
 
     def __init__(self, entity: str, indexes: Mapping[str, KeyFunction]) -> None:
@@ -46,11 +48,15 @@ class _Table(Generic[EntityT]):
         self.key_functions = dict(indexes)
         self.indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in indexes}
         self.position: dict[str, int] = {}
+        self.next_position = 0
+        self._unordered: set[tuple[str, Hashable]] = set()
 
     def put(self, entity: EntityT) -> None:
         old = self.rows.get(entity.id)
         self.rows[entity.id] = entity
-        self.position.setdefault(entity.id, len(self.position))
+        if old is None:
+            self.position[entity.id] = self.next_position
+            self.next_position += 1
         for name, key_of in self.key_functions.items():
             key = key_of(entity)
             if old is not None:
@@ -58,11 +64,8 @@ class _Table(Generic[EntityT]):
                 if old_key == key:
                     continue
                 self._drop(name, old_key, entity.id)
-            bucket = self.indexes[name].setdefault(key, {})
-            bucket[entity.id] = None
-            if old is not None:  # moved in: restore oldest-first order
-                ordered = sorted(bucket, key=self.position.__getitem__)
-                self.indexes[name][key] = dict.fromkeys(ordered)
+                self._unordered.add((name, key))
+            self.indexes[name].setdefault(key, {})[entity.id] = None
 
     def delete(self, entity_id: str) -> None:
         entity = self.rows.pop(entity_id)
@@ -70,11 +73,23 @@ class _Table(Generic[EntityT]):
         for name, key_of in self.key_functions.items():
             self._drop(name, key_of(entity), entity_id)
 
+    def bucket(self, index: str, key: Hashable) -> dict[str, None]:
+        """The ids with ``key`` in ``index``, oldest first."""
+        bucket = self.indexes[index].get(key)
+        if bucket is None:
+            return {}
+        if (index, key) in self._unordered:
+            self._unordered.discard((index, key))
+            bucket = dict.fromkeys(sorted(bucket, key=self.position.__getitem__))
+            self.indexes[index][key] = bucket
+        return bucket
+
     def _drop(self, index: str, key: Hashable, entity_id: str) -> None:
         bucket = self.indexes[index][key]
         del bucket[entity_id]
         if not bucket:
             del self.indexes[index][key]
+            self._unordered.discard((index, key))
 
 
 class _Staged(Generic[EntityT]):
@@ -124,7 +139,7 @@ class _Staged(Generic[EntityT]):
                 result.append(entity)
                 moved_in = moved_in or entity_id in self.table.position
         if moved_in:
-            newest = len(self.table.position)
+            newest = self.table.next_position
             result.sort(key=lambda e: self.table.position.get(e.id, newest))
         return result
 
@@ -214,7 +229,7 @@ class InMemoryRepository(Generic[EntityT]):
 
     def _by(self, index: str, key: Hashable) -> list[EntityT]:
         key_of = self._staged.table.key_functions[index]
-        committed = self._staged.table.indexes[index].get(key, {})
+        committed = self._staged.table.bucket(index, key)
         return self._staged.merged(committed, lambda entity: key_of(entity) == key)
 
 
@@ -267,6 +282,39 @@ class InMemoryPlanRepository(InMemoryRepository[Plan]):
         return self._by("offering_id", offering_id)
 
 
+class InMemoryResourceRepository(InMemoryRepository[Resource]):
+    """Resources, indexed by project, offering and live plan."""
+
+    def for_project(self, project_id: str) -> Sequence[Resource]:
+        """The resources of one project."""
+        return self._by("project_id", project_id)
+
+    def for_offering(self, offering_id: str) -> Sequence[Resource]:
+        """The resources of one offering."""
+        return self._by("offering_id", offering_id)
+
+    def count_live_on_plan(self, plan_id: str) -> int:
+        """How many resources on the plan are not terminated."""
+        return len(self._by("live_plan", (plan_id, True)))
+
+
+class InMemoryOrderRepository(InMemoryRepository[Order]):
+    """Orders, indexed by resource, project and state."""
+
+    def for_resource(self, resource_id: str) -> Sequence[Order]:
+        """The orders of one resource."""
+        return self._by("resource_id", resource_id)
+
+    def for_project(self, project_id: str) -> Sequence[Order]:
+        """The orders of one project."""
+        return self._by("project_id", project_id)
+
+    def in_state(self, state: OrderState, limit: int | None = None) -> Sequence[Order]:
+        """Orders in ``state``, oldest first."""
+        orders = self._by("state", state)
+        return orders if limit is None else orders[:limit]
+
+
 class InMemoryOutbox:
     """The committed events of an in-memory storage."""
 
@@ -301,6 +349,22 @@ class InMemoryStorage:
             "categories": _Table("category", {}),
             "offerings": _Table("offering", {"provider_id": _attr("provider_id")}),
             "plans": _Table("plan", {"offering_id": _attr("offering_id")}),
+            "resources": _Table(
+                "resource",
+                {
+                    "project_id": _attr("project_id"),
+                    "offering_id": _attr("offering_id"),
+                    "live_plan": lambda resource: (resource.plan_id, resource.is_live),
+                },
+            ),
+            "orders": _Table(
+                "order",
+                {
+                    "resource_id": _attr("resource_id"),
+                    "project_id": _attr("project_id"),
+                    "state": _attr("state"),
+                },
+            ),
         }
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
@@ -391,6 +455,16 @@ class InMemoryUnitOfWork:
     def plans(self) -> InMemoryPlanRepository:
         """Plans."""
         return InMemoryPlanRepository(self._stage("plans"))
+
+    @property
+    def resources(self) -> InMemoryResourceRepository:
+        """Resources."""
+        return InMemoryResourceRepository(self._stage("resources"))
+
+    @property
+    def orders(self) -> InMemoryOrderRepository:
+        """Orders."""
+        return InMemoryOrderRepository(self._stage("orders"))
 
     @property
     def outbox(self) -> InMemoryOutbox:

@@ -1,5 +1,25 @@
 """Plugins: the backends that fulfil orders, registered under a plugin type."""
 
-from marketplace_core.plugins.registry import PluginCapabilities, PluginRegistry
+from marketplace_core.plugins.basic import BASIC_CAPABILITIES, BasicProcessor, register_basic
+from marketplace_core.plugins.processor import (
+    Completed,
+    InProgress,
+    ProcessingRequest,
+    ProcessingResult,
+    Processor,
+)
+from marketplace_core.plugins.registry import Plugin, PluginCapabilities, PluginRegistry
 
-__all__ = ["PluginCapabilities", "PluginRegistry"]
+__all__ = [
+    "BASIC_CAPABILITIES",
+    "BasicProcessor",
+    "Completed",
+    "InProgress",
+    "Plugin",
+    "PluginCapabilities",
+    "PluginRegistry",
+    "ProcessingRequest",
+    "ProcessingResult",
+    "Processor",
+    "register_basic",
+]

@@ -1,9 +1,9 @@
-"""The plugin registry: which plugin types exist and what each can do.
+"""The plugin registry: which plugin types exist, what each can do, and who fulfils them.
 
 An offering names a plugin type; the type must be registered for the offering to be created
 and ordered. The capabilities a plugin declares drive the core's rules: whether orders need a
-provider review by default, whether limits can be changed and orders canceled, and which
-components every offering of the type starts with.
+provider review by default, whether limits can be changed and executing orders canceled, and
+which components every offering of the type starts with.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import attrs
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.inputs import require_text
 from marketplace_core.offerings import OfferingComponent, check_components
+from marketplace_core.plugins.processor import Processor
 
 
 @attrs.frozen
@@ -20,7 +21,8 @@ class PluginCapabilities:
     """What a plugin type declares about itself.
 
     ``components`` are built in: every offering of the type starts with them and cannot
-    remove them.
+    remove them. ``can_cancel_orders`` lets consumers cancel orders that are already
+    executing (pending ones can always be canceled).
     """
 
     needs_provider_review: bool = False
@@ -29,15 +31,30 @@ class PluginCapabilities:
     components: tuple[OfferingComponent, ...] = ()
 
 
+@attrs.frozen
+class Plugin:
+    """A registered plugin type: its processor and capabilities."""
+
+    plugin_type: str
+    processor: Processor
+    capabilities: PluginCapabilities
+
+
 class PluginRegistry:
-    """The plugin types a marketplace knows, with their capabilities."""
+    """The plugin types a marketplace knows."""
 
     def __init__(self) -> None:
-        self._plugins: dict[str, PluginCapabilities] = {}
+        self._plugins: dict[str, Plugin] = {}
 
-    def register(self, plugin_type: str, capabilities: PluginCapabilities) -> None:
-        """Register ``plugin_type``; each type is registered once."""
+    def register(
+        self,
+        plugin_type: str,
+        processor: Processor,
+        capabilities: PluginCapabilities | None = None,
+    ) -> None:
+        """Register ``plugin_type`` with its processor; each type is registered once."""
         require_text(plugin_type, "plugin_type", max_length=100)
+        capabilities = capabilities or PluginCapabilities()
         check_components(capabilities.components)
         if plugin_type in self._plugins:
             raise ConflictError(
@@ -45,14 +62,14 @@ class PluginRegistry:
                 f"plugin type {plugin_type!r} is already registered",
                 plugin_type=plugin_type,
             )
-        self._plugins[plugin_type] = capabilities
+        self._plugins[plugin_type] = Plugin(plugin_type, processor, capabilities)
 
     def is_registered(self, plugin_type: str) -> bool:
         """Whether ``plugin_type`` is registered."""
         return plugin_type in self._plugins
 
-    def capabilities(self, plugin_type: str) -> PluginCapabilities:
-        """The capabilities of ``plugin_type``; refuses an unregistered type."""
+    def get(self, plugin_type: str) -> Plugin:
+        """The plugin registered as ``plugin_type``; refuses an unregistered type."""
         try:
             return self._plugins[plugin_type]
         except KeyError:
@@ -62,6 +79,10 @@ class PluginRegistry:
                 f"plugin type {plugin_type!r} is not registered (registered: {known})",
                 plugin_type=plugin_type,
             ) from None
+
+    def capabilities(self, plugin_type: str) -> PluginCapabilities:
+        """The capabilities of ``plugin_type``; refuses an unregistered type."""
+        return self.get(plugin_type).capabilities
 
     def plugin_types(self) -> tuple[str, ...]:
         """The registered plugin types, sorted."""

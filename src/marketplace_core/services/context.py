@@ -7,6 +7,7 @@ from datetime import date, datetime
 import attrs
 
 from marketplace_core.authorization import require_permission
+from marketplace_core.notifications import Notification
 from marketplace_core.plugins import PluginRegistry
 from marketplace_core.ports import Authorizer, IdGenerator, UnitOfWork
 from marketplace_core.roles import (
@@ -34,11 +35,23 @@ class Context:
     ids: IdGenerator
     authorizer: Authorizer
     plugins: PluginRegistry
+    to_process: list[str] = attrs.field(factory=list)
+    """Orders that reached ``executing``: processed after the commit."""
+    notifications: list[Notification] = attrs.field(factory=list)
+    """Messages to send after the commit."""
 
     @property
     def today(self) -> date:
         """The current calendar date in UTC."""
         return self.now.date()
+
+    def process_after_commit(self, order_id: str) -> None:
+        """Hand an executing order to its processor once this command has committed."""
+        self.to_process.append(order_id)
+
+    def notify(self, notification: Notification) -> None:
+        """Send a notification once this command has committed."""
+        self.notifications.append(notification)
 
     def authorize(self, actor_id: str, permission: Permission, scope: Scope) -> User:
         """The acting user, once it is known to hold ``permission`` on ``scope``.
@@ -48,6 +61,16 @@ class Context:
         """
         actor = self.uow.users.get(actor_id)
         require_permission(self.authorizer, actor, permission, scope)
+        return actor
+
+    def authorize_any(self, actor_id: str, *needs: tuple[Permission, Scope]) -> User:
+        """The acting user, once it holds at least one of ``needs``; otherwise the refusal
+        names the first."""
+        actor = self.uow.users.get(actor_id)
+        for permission, scope in needs:
+            if self.authorizer.has_permission(actor, permission, scope):
+                return actor
+        require_permission(self.authorizer, actor, *needs[0])
         return actor
 
     def scope_of(self, kind: ScopeKind, scope_id: str) -> Scope:

@@ -1,0 +1,292 @@
+"""Fulfilment: handing executing orders to their processors, and the backend callbacks.
+
+A processor answers at once (the order is done or erred) or later; a backend that answers
+later reports through the callbacks, which find the resource's executing order of the
+matching type. A callback delivered twice has the effect of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.frozen import freeze_json
+from marketplace_core.inputs import (
+    require_string,
+)
+from marketplace_core.orders import (
+    Order,
+    OrderEvent,
+    OrderState,
+    OrderType,
+    estimate_cost,
+)
+from marketplace_core.plugins.processor import Completed, InProgress, ProcessingRequest
+from marketplace_core.resources import (
+    Resource,
+    ResourceEvent,
+    ResourceState,
+)
+from marketplace_core.roles import Permission
+from marketplace_core.services.context import Context
+from marketplace_core.services.order_flow import (
+    change_resource,
+    move_order,
+    scope_of_offering,
+    undo_for,
+)
+
+
+def process_order(ctx: Context, order_id: str) -> Order:
+    """Hand an executing order to its plugin's processor and record what it answered.
+
+    An order already handed over (waiting for the callbacks) is returned unchanged. A
+    processor that raises, or an unregistered plugin, leaves the order erred with the
+    message; the resource follows the table in ``docs/orders.md``.
+    """
+    order = ctx.uow.orders.get(order_id)
+    if order.state is not OrderState.EXECUTING:
+        raise ValidationError(
+            ErrorCode.ORDER_NOT_EXECUTING,
+            f"order {order.id!r} is {order.state.value}; only executing orders are processed",
+            order_id=order.id,
+            state=order.state.value,
+        )
+    if order.dispatched_at is not None:
+        return order
+    resource = ctx.uow.resources.get(order.resource_id)
+    offering = ctx.uow.offerings.get(order.offering_id)
+    plan = ctx.uow.plans.get(order.plan_id) if order.plan_id else None
+    request = ProcessingRequest(order, resource, offering, plan)
+    try:
+        processor = ctx.plugins.get(offering.plugin_type).processor
+        step = {
+            OrderType.CREATE: processor.create,
+            OrderType.UPDATE: processor.update,
+            OrderType.TERMINATE: processor.terminate,
+        }[order.type]
+        result: object = step(request)
+    except Exception as error:
+        return _failed(ctx, order, resource, f"{type(error).__name__}: {error}", None)
+    if isinstance(result, Completed):
+        return _succeeded(ctx, order, resource, None, result.backend_id, result.metadata)
+    if isinstance(result, InProgress):
+        return _dispatched(ctx, order, resource, result.backend_id)
+    return _failed(
+        ctx,
+        order,
+        resource,
+        f"processor of {offering.plugin_type!r} returned {result!r}; "
+        "expected Completed or InProgress",
+        None,
+    )
+
+
+def _dispatched(ctx: Context, order: Order, resource: Resource, backend_id: str | None) -> Order:
+    changes = {} if backend_id is None else {"backend_id": backend_id}
+    event = {
+        OrderType.CREATE: None,
+        OrderType.UPDATE: ResourceEvent.BEGIN_UPDATE,
+        OrderType.TERMINATE: ResourceEvent.BEGIN_TERMINATION,
+    }[order.type]
+    change_resource(ctx, resource, event, None, **changes)
+    return ctx.uow.orders.update(attrs.evolve(order, dispatched_at=ctx.now))
+
+
+def _succeeded(
+    ctx: Context,
+    order: Order,
+    resource: Resource,
+    actor_id: str | None,
+    backend_id: str | None,
+    metadata: Mapping[str, Any],
+) -> Order:
+    changes: dict[str, Any] = {}
+    if backend_id is not None:
+        changes["backend_id"] = backend_id
+    if metadata:
+        changes["backend_metadata"] = {**resource.backend_metadata, **metadata}
+    event: ResourceEvent | None = ResourceEvent.SUCCEED
+    if order.type is OrderType.TERMINATE:
+        event = ResourceEvent.TERMINATE
+        changes["terminated_at"] = ctx.now
+    elif order.type is OrderType.UPDATE:
+        offering = ctx.uow.offerings.get(order.offering_id)
+        plan = ctx.uow.plans.get(order.plan_id) if order.plan_id else None
+        changes["plan_id"] = order.plan_id
+        changes["limits"] = order.limits
+        changes["cost"] = estimate_cost(plan, offering, order.limits) if plan else None
+        if resource.state is ResourceState.OK:
+            event = None
+    changes["error_message"] = ""
+    change_resource(ctx, resource, event, actor_id, **changes)
+    return move_order(ctx, order, OrderEvent.COMPLETE, actor_id, completed_at=ctx.now)
+
+
+def _failed(
+    ctx: Context, order: Order, resource: Resource, message: str, actor_id: str | None
+) -> Order:
+    """Err the order; a resource being created or updated errs too, one being terminated
+    goes back to ok (the backend still has it), with the error recorded."""
+    event = {
+        ResourceState.CREATING: ResourceEvent.FAIL,
+        ResourceState.UPDATING: ResourceEvent.FAIL,
+        ResourceState.TERMINATING: ResourceEvent.RESTORE,
+    }.get(resource.state)
+    if event is not None or order.type is OrderType.CREATE:
+        change_resource(ctx, resource, event, actor_id, error_message=message)
+    return move_order(ctx, order, OrderEvent.FAIL, actor_id, error_message=message)
+
+
+_OUTCOME_STATES = {
+    "succeeded": OrderState.DONE,
+    "failed": OrderState.ERRED,
+    "canceled": OrderState.CANCELED,
+}
+
+
+def _report(
+    ctx: Context,
+    actor_id: str,
+    resource_id: str,
+    order_type: OrderType,
+    outcome: str,
+    *,
+    message: str = "",
+    backend_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Order:
+    """Apply a backend's report to the resource's executing order of ``order_type``.
+
+    A report that was already applied (the order already ended that way) changes nothing.
+    """
+    resource = ctx.uow.resources.get(resource_id)
+    offering = ctx.uow.offerings.get(resource.offering_id)
+    actor = ctx.authorize(actor_id, Permission.ORDER_FULFIL, scope_of_offering(offering))
+    orders = [o for o in ctx.uow.orders.for_resource(resource.id) if o.type is order_type]
+    executing = [o for o in orders if o.state is OrderState.EXECUTING]
+    if not executing:
+        if orders and orders[-1].state is _OUTCOME_STATES[outcome]:
+            return orders[-1]
+        raise ValidationError(
+            ErrorCode.NO_EXECUTING_ORDER,
+            f"resource {resource.id!r} has no executing {order_type.value} order for the "
+            f"backend to report {outcome} on",
+            resource_id=resource.id,
+            order_type=order_type.value,
+        )
+    (order,) = executing
+    if outcome == "succeeded":
+        frozen: Mapping[str, Any] = freeze_json(metadata or {}, "metadata")
+        return _succeeded(ctx, order, resource, actor.id, backend_id, frozen)
+    if outcome == "failed":
+        return _failed(ctx, order, resource, require_string(message, "message"), actor.id)
+    order = move_order(ctx, order, OrderEvent.CANCEL, actor.id)
+    undo_for(ctx, order, actor.id)
+    return order
+
+
+def resource_creation_succeeded(
+    ctx: Context,
+    actor_id: str,
+    resource_id: str,
+    *,
+    backend_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Order:
+    """The backend created the resource: the create order is done, the resource ok.
+    Needs ``order.fulfil`` on the offering."""
+    return _report(
+        ctx,
+        actor_id,
+        resource_id,
+        OrderType.CREATE,
+        "succeeded",
+        backend_id=backend_id,
+        metadata=metadata,
+    )
+
+
+def resource_creation_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+    """The backend could not create the resource: order and resource err."""
+    return _report(ctx, actor_id, resource_id, OrderType.CREATE, "failed", message=message)
+
+
+def resource_creation_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+    """The backend canceled the creation: the order is canceled, the resource terminated."""
+    return _report(ctx, actor_id, resource_id, OrderType.CREATE, "canceled")
+
+
+def resource_update_succeeded(
+    ctx: Context,
+    actor_id: str,
+    resource_id: str,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+) -> Order:
+    """The backend applied the update: the resource takes the new plan or limits, and is ok."""
+    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "succeeded", metadata=metadata)
+
+
+def resource_update_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+    """The backend failed the update: order and resource err."""
+    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "failed", message=message)
+
+
+def resource_update_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+    """The backend canceled the update: the order is canceled, the resource back to ok."""
+    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "canceled")
+
+
+def resource_deletion_succeeded(ctx: Context, actor_id: str, resource_id: str) -> Order:
+    """The backend removed the resource: the termination is done, the resource terminated."""
+    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "succeeded")
+
+
+def resource_deletion_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+    """The backend could not remove the resource: the order errs, the resource stays ok with
+    the error recorded."""
+    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "failed", message=message)
+
+
+def resource_deletion_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+    """The backend canceled the termination: the order is canceled, the resource back to ok."""
+    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "canceled")
+
+
+def resource_erred_on_backend(
+    ctx: Context, actor_id: str, resource_id: str, message: str
+) -> Resource:
+    """The backend reports a healthy resource broken: it errs with the message.
+
+    Needs ``order.fulfil`` on the offering. Reporting the same error again changes nothing;
+    only an ok resource can be reported broken (use the failure callbacks for work in
+    progress).
+    """
+    resource = ctx.uow.resources.get(resource_id)
+    offering = ctx.uow.offerings.get(resource.offering_id)
+    actor = ctx.authorize(actor_id, Permission.ORDER_FULFIL, scope_of_offering(offering))
+    message = require_string(message, "message")
+    if resource.state is ResourceState.ERRED and resource.error_message == message:
+        return resource
+    if resource.state is not ResourceState.OK:
+        raise ValidationError(
+            ErrorCode.RESOURCE_NOT_READY,
+            f"resource {resource.id!r} is {resource.state.value}; only an ok resource can be "
+            "reported erred on the backend",
+            resource_id=resource.id,
+            state=resource.state.value,
+        )
+    return change_resource(ctx, resource, ResourceEvent.FAIL, actor.id, error_message=message)
+
+
+def list_orders_to_process(ctx: Context, limit: int | None = None) -> Sequence[str]:
+    """Ids of executing orders not yet handed to their processor, oldest first."""
+    return [
+        order.id
+        for order in ctx.uow.orders.in_state(OrderState.EXECUTING)
+        if order.dispatched_at is None
+    ][:limit]

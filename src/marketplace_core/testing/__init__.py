@@ -1,0 +1,9 @@
+"""The testing kit: processors and helpers for hosts' tests and the library's own.
+
+Everything here is public and typed, so a host can test its own code against the same
+doubles the library uses.
+"""
+
+from marketplace_core.testing.processors import InstantProcessor, Outcome, ScriptedProcessor
+
+__all__ = ["InstantProcessor", "Outcome", "ScriptedProcessor"]
