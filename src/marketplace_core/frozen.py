@@ -8,8 +8,10 @@ turns JSON-like data (dicts, lists, scalars) into frozen maps and tuples all the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
+
+import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
 
@@ -43,6 +45,17 @@ class FrozenMap(Mapping[KeyT, ValueT]):
     def __repr__(self) -> str:
         return f"FrozenMap({self._items!r})"
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._items == other._items
+        return self._items == other if isinstance(other, dict) else super().__eq__(other)
+
+
+class _FrozenJson(FrozenMap[str, Any]):
+    """A :class:`FrozenMap` built by :func:`freeze_json`: frozen all the way down."""
+
+    __slots__ = ()
+
 
 def frozen_mapping(value: Mapping[str, Any]) -> FrozenMap[str, Any]:
     """A :class:`FrozenMap` copy of ``value`` (itself when it already is one)."""
@@ -57,7 +70,7 @@ def freeze_json(value: Any, field: str) -> Any:
 
     Keys must be strings and leaves JSON scalars; anything else is refused, naming the path.
     """
-    if isinstance(value, _SCALARS):
+    if isinstance(value, (*_SCALARS, _FrozenJson)):
         return value
     if isinstance(value, Mapping):
         frozen = {}
@@ -70,7 +83,7 @@ def freeze_json(value: Any, field: str) -> Any:
                     value=repr(key),
                 )
             frozen[key] = freeze_json(item, f"{field}[{key!r}]")
-        return FrozenMap(frozen)
+        return _FrozenJson(frozen)
     if isinstance(value, list | tuple):
         return tuple(freeze_json(item, f"{field}[{index}]") for index, item in enumerate(value))
     raise ValidationError(
@@ -89,3 +102,32 @@ def thaw_json(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw_json(item) for item in value]
     return value
+
+
+_T = TypeVar("_T")
+_REPLACERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+
+
+def _compile_replacer(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    fields = attrs.fields(cls)
+    arguments = ", ".join(
+        f"{field.alias}=changes[{field.name!r}] if {field.name!r} in changes "
+        f"else instance.{field.name}"
+        for field in fields
+    )
+    namespace: dict[str, Any] = {"cls": cls}
+    exec(f"def replacer(instance, changes):\n    return cls({arguments})\n", namespace)
+    replacer: Callable[[Any, dict[str, Any]], Any] = namespace["replacer"]
+    return replacer
+
+
+def replace(instance: _T, **changes: Any) -> _T:
+    """A copy of the attrs instance with ``changes``: what :func:`attrs.evolve` does, about
+    twice as fast (the call is compiled once per class). Converters and validators run as in
+    ``__init__``."""
+    cls = type(instance)
+    replacer = _REPLACERS.get(cls)
+    if replacer is None:
+        replacer = _REPLACERS[cls] = _compile_replacer(cls)
+    copy: _T = replacer(instance, changes)
+    return copy

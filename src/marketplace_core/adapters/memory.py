@@ -15,12 +15,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast
-
-import attrs
+from typing import Any, Generic, Self, TypeVar
 
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.events import DomainEvent, RecordedEvent
+from marketplace_core.frozen import replace
 from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
 from marketplace_core.orders import Order, OrderState
@@ -31,6 +30,7 @@ from marketplace_core.roles import RoleGrant, ScopeKind
 from marketplace_core.users import User
 
 EntityT = TypeVar("EntityT", bound=Versioned)
+RepositoryT = TypeVar("RepositoryT", bound="InMemoryRepository[Any]")
 
 KeyFunction = Callable[[Any], Hashable]
 
@@ -143,6 +143,17 @@ class _Staged(Generic[EntityT]):
             result.sort(key=lambda e: self.table.position.get(e.id, newest))
         return result
 
+    def count(self, committed_ids: Mapping[str, None], matches: Callable[[EntityT], bool]) -> int:
+        """How many entities :meth:`merged` would list, without listing them."""
+        total = len(committed_ids)
+        for entity_id, entity in self.writes.items():
+            listed = entity is not None and matches(entity)
+            if entity_id in committed_ids:
+                total -= not listed
+            else:
+                total += listed
+        return total
+
     def conflicts(self) -> list[str]:
         rows = self.table.rows
         return [
@@ -161,7 +172,7 @@ class _Staged(Generic[EntityT]):
 
 
 def _with_version(entity: EntityT, version: int) -> EntityT:
-    return cast(EntityT, attrs.evolve(cast(Any, entity), version=version))
+    return replace(entity, version=version)
 
 
 def _always(entity: object) -> bool:
@@ -295,7 +306,11 @@ class InMemoryResourceRepository(InMemoryRepository[Resource]):
 
     def count_live_on_plan(self, plan_id: str) -> int:
         """How many resources on the plan are not terminated."""
-        return len(self._by("live_plan", (plan_id, True)))
+        key = (plan_id, True)
+        return self._staged.count(
+            self._staged.table.bucket("live_plan", key),
+            lambda resource: (resource.plan_id, resource.is_live) == key,
+        )
 
 
 class InMemoryOrderRepository(InMemoryRepository[Order]):
@@ -374,6 +389,7 @@ class InMemoryStorage:
     def _commit(
         self, staged: Iterable[_Staged[Any]], events: Sequence[DomainEvent]
     ) -> list[RecordedEvent]:
+        staged = [table for table in staged if table.writes]
         with self._lock:
             for table in staged:
                 stale = table.conflicts()
@@ -403,68 +419,70 @@ class InMemoryUnitOfWork:
     def __init__(self, storage: InMemoryStorage) -> None:
         self._storage = storage
         self._staged: dict[str, _Staged[Any]] = {}
+        self._repositories: dict[str, Any] = {}
         self._events: list[DomainEvent] = []
 
-    def _stage(self, name: str) -> _Staged[Any]:
-        staged = self._staged.get(name)
-        if staged is None:
+    def _repository(self, name: str, kind: type[RepositoryT]) -> RepositoryT:
+        repository = self._repositories.get(name)
+        if repository is None:
             staged = self._staged[name] = _Staged(self._storage._tables[name])
-        return staged
+            repository = self._repositories[name] = kind(staged)
+        return repository
 
     @property
     def organization_groups(self) -> InMemoryRepository[OrganizationGroup]:
         """Organization groups."""
-        return InMemoryRepository(self._stage("organization_groups"))
+        return self._repository("organization_groups", InMemoryRepository)
 
     @property
     def organizations(self) -> InMemoryRepository[Organization]:
         """Organizations."""
-        return InMemoryRepository(self._stage("organizations"))
+        return self._repository("organizations", InMemoryRepository)
 
     @property
     def projects(self) -> InMemoryProjectRepository:
         """Projects."""
-        return InMemoryProjectRepository(self._stage("projects"))
+        return self._repository("projects", InMemoryProjectRepository)
 
     @property
     def users(self) -> InMemoryUserRepository:
         """Users."""
-        return InMemoryUserRepository(self._stage("users"))
+        return self._repository("users", InMemoryUserRepository)
 
     @property
     def role_grants(self) -> InMemoryRoleGrantRepository:
         """Role grants."""
-        return InMemoryRoleGrantRepository(self._stage("role_grants"))
+        return self._repository("role_grants", InMemoryRoleGrantRepository)
 
     @property
     def providers(self) -> InMemoryRepository[ServiceProvider]:
         """Service provider registrations."""
-        return InMemoryRepository(self._stage("providers"))
+        return self._repository("providers", InMemoryRepository)
 
     @property
     def categories(self) -> InMemoryRepository[Category]:
         """Categories."""
-        return InMemoryRepository(self._stage("categories"))
+        return self._repository("categories", InMemoryRepository)
 
     @property
     def offerings(self) -> InMemoryOfferingRepository:
         """Offerings."""
-        return InMemoryOfferingRepository(self._stage("offerings"))
+        return self._repository("offerings", InMemoryOfferingRepository)
 
     @property
     def plans(self) -> InMemoryPlanRepository:
         """Plans."""
-        return InMemoryPlanRepository(self._stage("plans"))
+        return self._repository("plans", InMemoryPlanRepository)
 
     @property
     def resources(self) -> InMemoryResourceRepository:
         """Resources."""
-        return InMemoryResourceRepository(self._stage("resources"))
+        return self._repository("resources", InMemoryResourceRepository)
 
     @property
     def orders(self) -> InMemoryOrderRepository:
         """Orders."""
-        return InMemoryOrderRepository(self._stage("orders"))
+        return self._repository("orders", InMemoryOrderRepository)
 
     @property
     def outbox(self) -> InMemoryOutbox:

@@ -166,4 +166,7 @@ def release_order(ctx: Context, order_id: str) -> Order:
     reviewer_id = order.consumer_review.reviewer_id if order.consumer_review else None
     reviewer = ctx.uow.users.get(reviewer_id) if reviewer_id else None
     project = ctx.uow.projects.get(order.project_id)
-    return advance(ctx, order, reviewer, project, ctx.uow.offerings.get(order.offering_id))
+    offering = ctx.uow.offerings.get(order.offering_id)
+    return ctx.uow.orders.update(
+        attrs.evolve(order, **advance(ctx, order, reviewer, project, offering))
+    )

@@ -46,6 +46,7 @@ from marketplace_core.organizations import (
 )
 from marketplace_core.plugins.processor import ProcessingRequest
 from marketplace_core.resources import (
+    RESOURCE_LIFECYCLE,
     Resource,
     ResourceEvent,
     ResourceState,
@@ -63,11 +64,15 @@ def scope_of_offering(offering: Offering) -> Scope:
     return offering_scope(offering.id, offering.provider_id)
 
 
-def move_order(
+def transition(
     ctx: Context, order: Order, event: OrderEvent, actor_id: str | None, **changes: Any
-) -> Order:
-    moved = attrs.evolve(order.fire(event), **changes)
-    stored = ctx.uow.orders.update(moved)
+) -> dict[str, Any]:
+    """Announce that ``order`` moves by ``event``; returns the fields to set (the new state
+    and ``changes``).
+
+    Commands gather every change of one order (reviews, the move) and write the order once.
+    """
+    target = ORDER_LIFECYCLE.target(order.state, event, order.id)
     ctx.uow.emit(
         OrderStateChanged(
             occurred_at=ctx.now,
@@ -75,11 +80,20 @@ def move_order(
             order_id=order.id,
             event=event.value,
             source=order.state.value,
-            target=stored.state.value,
-            error_message=stored.error_message,
+            target=target.value,
+            error_message=changes.get("error_message", order.error_message),
         )
     )
-    return stored
+    return {"state": target, **changes}
+
+
+def move_order(
+    ctx: Context, order: Order, event: OrderEvent, actor_id: str | None, **changes: Any
+) -> Order:
+    """The order after ``event`` (with ``changes``), stored."""
+    return ctx.uow.orders.update(
+        attrs.evolve(order, **transition(ctx, order, event, actor_id, **changes))
+    )
 
 
 def change_resource(
@@ -93,8 +107,9 @@ def change_resource(
     changed = {key for key, value in changes.items() if getattr(resource, key) != value}
     if event is None and not changed:
         return resource
-    moved = resource.fire(event) if event is not None else resource
-    stored = ctx.uow.resources.update(attrs.evolve(moved, **changes))
+    if event is not None:
+        changes["state"] = RESOURCE_LIFECYCLE.target(resource.state, event, resource.id)
+    stored = ctx.uow.resources.update(attrs.evolve(resource, **changes))
     if event is not None:
         ctx.uow.emit(
             ResourceStateChanged(
@@ -131,7 +146,7 @@ def require_state(order: Order, state: OrderState, action: str) -> None:
         )
 
 
-def record_review(
+def review(
     ctx: Context,
     order: Order,
     side: str,
@@ -139,28 +154,25 @@ def record_review(
     *,
     automatic: bool,
     approved: bool = True,
-) -> Order:
-    review = Review(
+) -> dict[str, Review]:
+    """Announce ``side``'s review of ``order``; returns the field to set."""
+    recorded = Review(
         reviewer_id=reviewer.id if reviewer else None,
         at=ctx.now,
         automatic=automatic,
         approved=approved,
     )
-    if side == "consumer":
-        order = ctx.uow.orders.update(attrs.evolve(order, consumer_review=review))
-    else:
-        order = ctx.uow.orders.update(attrs.evolve(order, provider_review=review))
     ctx.uow.emit(
         OrderReviewed(
             occurred_at=ctx.now,
-            actor_id=review.reviewer_id,
+            actor_id=recorded.reviewer_id,
             order_id=order.id,
             side=side,
             approved=approved,
             automatic=automatic,
         )
     )
-    return order
+    return {f"{side}_review": recorded}
 
 
 def permissions_of(ctx: Context, user: User | None) -> May:
@@ -172,21 +184,21 @@ def permissions_of(ctx: Context, user: User | None) -> May:
 
 def route_placed(
     ctx: Context, order: Order, creator: User | None, project: Project, offering: Offering
-) -> Order:
-    """Keep a new order for the consumer's review, or stamp that review automatic and move
-    the order on."""
+) -> dict[str, Any]:
+    """Route a new order: keep it for the consumer's review (no change), or stamp that
+    review automatic and move the order on. Returns the fields to set."""
     if needs_consumer_review(order.type, creator, project, offering, permissions_of(ctx, creator)):
         notify_approvers(ctx, order, "consumer", scope_of_project(project))
-        return order
-    order = record_review(ctx, order, "consumer", creator, automatic=True)
-    return advance(ctx, order, creator, project, offering)
+        return {}
+    changes: dict[str, Any] = review(ctx, order, "consumer", creator, automatic=True)
+    return changes | advance(ctx, order, creator, project, offering)
 
 
 def advance(
     ctx: Context, order: Order, reviewer: User | None, project: Project, offering: Offering
-) -> Order:
+) -> dict[str, Any]:
     """Move a consumer-reviewed order on: hold it for its project, ask the provider, or
-    execute it."""
+    execute it (with the provider's review stamped automatic). Returns the fields to set."""
     plugin = ctx.plugins.capabilities(offering.plugin_type)
     event = next_step(
         project_started=project_has_started(project, ctx.today),
@@ -194,14 +206,13 @@ def advance(
             offering, plugin, reviewer, permissions_of(ctx, reviewer)
         ),
     )
+    changes: dict[str, Any] = {}
     if event is OrderEvent.EXECUTE:
-        order = record_review(ctx, order, "provider", reviewer, automatic=True)
-    order = move_order(ctx, order, event, reviewer.id if reviewer else None)
-    if event is OrderEvent.REQUEST_PROVIDER_REVIEW:
-        notify_approvers(ctx, order, "provider", scope_of_offering(offering))
-    elif event is OrderEvent.EXECUTE:
+        changes |= review(ctx, order, "provider", reviewer, automatic=True)
         ctx.process_after_commit(order.id)
-    return order
+    elif event is OrderEvent.REQUEST_PROVIDER_REVIEW:
+        notify_approvers(ctx, order, "provider", scope_of_offering(offering))
+    return changes | transition(ctx, order, event, reviewer.id if reviewer else None)
 
 
 def notify_approvers(ctx: Context, order: Order, side: str, scope: Scope) -> None:
@@ -268,7 +279,6 @@ def place(
                 plan_id=resource.plan_id,
             )
         )
-    order = ctx.uow.orders.add(order)
     ctx.uow.emit(
         OrderPlaced(
             occurred_at=ctx.now,
@@ -282,7 +292,8 @@ def place(
             cost=order.cost,
         )
     )
-    return route_placed(ctx, order, creator, project, offering)
+    routed = route_placed(ctx, order, creator, project, offering)
+    return ctx.uow.orders.add(attrs.evolve(order, **routed) if routed else order)
 
 
 def undo_for(ctx: Context, order: Order, actor_id: str | None) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import attrs
+
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.frozen import freeze_json
 from marketplace_core.inputs import (
@@ -55,8 +57,8 @@ from marketplace_core.services.order_flow import (
     advance,
     move_order,
     place,
-    record_review,
     require_state,
+    review,
     scope_of_offering,
     scope_of_project,
     termination_order,
@@ -304,8 +306,10 @@ def approve_order_as_consumer(ctx: Context, actor_id: str, order_id: str) -> Ord
     check_organization_active(ctx.uow.organizations.get(project.organization_id))
     if order.type is not OrderType.TERMINATE:
         check_project_not_ended(project, ctx.today)
-    order = record_review(ctx, order, "consumer", actor, automatic=False)
-    return advance(ctx, order, actor, project, ctx.uow.offerings.get(order.offering_id))
+    offering = ctx.uow.offerings.get(order.offering_id)
+    changes: dict[str, Any] = review(ctx, order, "consumer", actor, automatic=False)
+    changes |= advance(ctx, order, actor, project, offering)
+    return ctx.uow.orders.update(attrs.evolve(order, **changes))
 
 
 def approve_order_as_provider(ctx: Context, actor_id: str, order_id: str) -> Order:
@@ -315,10 +319,9 @@ def approve_order_as_provider(ctx: Context, actor_id: str, order_id: str) -> Ord
     offering = ctx.uow.offerings.get(order.offering_id)
     actor = ctx.authorize(actor_id, Permission.ORDER_APPROVE, scope_of_offering(offering))
     require_state(order, OrderState.PENDING_PROVIDER, "approve_as_provider")
-    order = record_review(ctx, order, "provider", actor, automatic=False)
-    order = move_order(ctx, order, OrderEvent.EXECUTE, actor.id)
+    reviewed = review(ctx, order, "provider", actor, automatic=False)
     ctx.process_after_commit(order.id)
-    return order
+    return move_order(ctx, order, OrderEvent.EXECUTE, actor.id, **reviewed)
 
 
 def reject_order(ctx: Context, actor_id: str, order_id: str, *, reason: str = "") -> Order:
@@ -347,9 +350,14 @@ def reject_order(ctx: Context, actor_id: str, order_id: str, *, reason: str = ""
         OrderState.PENDING_PROVIDER,
     ):
         require_state(order, OrderState.PENDING_CONSUMER, "reject")
-    order = record_review(ctx, order, side, actor, automatic=False, approved=False)
+    reviewed = review(ctx, order, side, actor, automatic=False, approved=False)
     order = move_order(
-        ctx, order, OrderEvent.REJECT, actor.id, error_message=require_string(reason, "reason")
+        ctx,
+        order,
+        OrderEvent.REJECT,
+        actor.id,
+        error_message=require_string(reason, "reason"),
+        **reviewed,
     )
     undo_for(ctx, order, actor.id)
     return order
