@@ -57,6 +57,9 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
     assert "Estonian universities only" in story
     assert re.search(r"Climate downscaling\s+Rocket cluster\n", story)
     assert re.search(r"Climate downscaling\s+-\n", story)
+    assert re.search(r"Olga approves for the provider\s+olga\s+executing\s+creating", story)
+    assert re.search(r"Olga reports the storage created\s+olga\s+done\s+ok", story)
+    assert "the resource is terminated" in story
 
 
 def test_the_demo_runs_as_a_module():

@@ -1,4 +1,5 @@
-"""The guided demo: a provider publishes a catalogue, and projects see what they may order.
+"""The guided demo: a provider publishes a catalogue, a project orders, approvers approve, the
+provider fulfils, and the due jobs end what has reached its end date.
 
 Everything goes through the :class:`~marketplace_core.Marketplace` facade, on in-memory
 storage, with a clock that starts on 2 January 2026 and readable, sequential ids, so the story
@@ -7,11 +8,11 @@ prints the same every time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TextIO
 
-from marketplace_core.adapters.memory import EventLog, InMemoryStorage
+from marketplace_core.adapters.memory import EventLog, InMemoryStorage, RecordingNotifier
 from marketplace_core.clocks import FixedClock
 from marketplace_core.console import format_table, heading
 from marketplace_core.errors import MarketplaceError
@@ -23,6 +24,7 @@ from marketplace_core.offerings import (
     LimitPeriod,
     Offering,
     OfferingComponent,
+    Plan,
     PlanUnit,
     Shared,
     Visibility,
@@ -33,197 +35,288 @@ from marketplace_core.roles import Role
 STORY_START = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
 
 
-def _audience(market: Marketplace, visibility: Visibility) -> str:
-    match visibility:
-        case Shared():
-            return "everyone"
-        case LimitedTo(organization_ids=organizations, organization_group_ids=groups):
-            names = [market.get_organization(o).name for o in sorted(organizations)]
-            names += [market.get_organization_group(g).name for g in sorted(groups)]
-            return ", ".join(names) + " only"
-        case _:
-            return type(visibility).__name__
+class Story:
+    """The demo's cast, its marketplace, and one method per chapter."""
 
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.clock = FixedClock(STORY_START)
+        self.events = EventLog()
+        self.notifier = RecordingNotifier()
+        plugins = PluginRegistry()
+        register_basic(plugins)
+        self.market = Marketplace(
+            InMemoryStorage(),
+            clock=self.clock,
+            ids=SequentialIdGenerator(),
+            plugins=plugins,
+            event_sink=self.events,
+            notifier=self.notifier,
+        )
 
-def _print_offering(market: Marketplace, offering: Offering, out: TextIO) -> None:
-    category = market.get_category(offering.category_id) if offering.category_id else None
-    provider = market.get_organization(offering.provider_id)
-    out.write(
-        f"\n{offering.name} ({offering.id}) by {provider.name}: {offering.state.value}, "
-        f"category {category.title if category else '-'}, visible to "
-        f"{_audience(market, offering.visibility)}\n\n"
-    )
-    out.write(
-        format_table(
-            ["component", "name", "unit", "billing", "limits"],
-            [
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+
+    def tell(self) -> None:
+        """Every chapter, in order."""
+        self.set_up_organizations()
+        self.publish_offerings()
+        self.show_what_projects_may_order()
+        self.order_and_fulfil()
+        self.end_of_life()
+        self.show_events()
+
+    def set_up_organizations(self) -> None:
+        self.write(heading("1. The platform operator sets up organizations and people"))
+        market = self.market
+        self.root = root = market.bootstrap_staff_user("root", full_name="Platform operator")
+        estonia = market.create_organization_group(root.id, "Estonian universities")
+        self.estonia = estonia
+        university = market.create_organization(root.id, "University of Tartu", group_id=estonia.id)
+        institute = market.create_organization(root.id, "Helsinki Institute")
+        self.center = market.create_organization(root.id, "HPC Center")
+        self.alice = market.create_user(root.id, "alice", full_name="Alice, PI at Tartu")
+        hanna = market.create_user(root.id, "hanna", full_name="Hanna, PI in Helsinki")
+        self.olga = market.create_user(root.id, "olga", full_name="Olga, HPC Center owner")
+        market.grant_role(root.id, self.alice.id, Role.ORGANIZATION_OWNER, university.id)
+        market.grant_role(root.id, hanna.id, Role.ORGANIZATION_OWNER, institute.id)
+        market.grant_role(root.id, self.olga.id, Role.ORGANIZATION_OWNER, self.center.id)
+        self.genomics = market.create_project(self.alice.id, university.id, "Genome assembly")
+        self.climate = market.create_project(hanna.id, institute.id, "Climate downscaling")
+        self.write(
+            format_table(
+                ["organization", "group", "project"],
                 [
-                    c.type,
-                    c.name,
-                    c.measured_unit,
-                    c.billing_type.value,
-                    f"{c.lowest_limit or 0}..{c.highest_limit}" if c.highest_limit else "",
-                ]
-                for c in offering.components
+                    [university.name, estonia.name, self.genomics.name],
+                    [institute.name, "-", self.climate.name],
+                    [self.center.name, "-", "(provider)"],
+                ],
+            )
+        )
+
+    def publish_offerings(self) -> None:
+        self.write(heading("2. HPC Center publishes two offerings"))
+        market, root, olga = self.market, self.root, self.olga
+        market.register_provider(root.id, self.center.id, description="National HPC services")
+        hpc = market.create_category(root.id, "HPC")
+        cloud = market.create_category(root.id, "Virtual machines")
+        self.cluster = market.create_offering(
+            olga.id,
+            self.center.id,
+            "Rocket cluster",
+            "basic",
+            category_id=hpc.id,
+            components=[
+                OfferingComponent("cpu", "CPU hours", BillingType.USAGE, measured_unit="core-hour"),
+                OfferingComponent("gpu", "GPU hours", BillingType.USAGE, measured_unit="gpu-hour"),
+                OfferingComponent(
+                    "storage",
+                    "Project storage",
+                    BillingType.LIMIT,
+                    measured_unit="GB",
+                    min_value=10,
+                    max_value=10_000,
+                    max_available_limit=200_000,
+                    limit_period=LimitPeriod.MONTH,
+                ),
             ],
         )
-        + "\n\n"
-    )
-    plans = market.list_plans(offering.id)
-    out.write(
-        format_table(
-            ["plan", "per", *(c.type for c in offering.components)],
-            [
-                [p.name, p.unit.value, *(p.price_of(c.type) for c in offering.components)]
-                for p in plans
+        self.standard: Plan = market.create_plan(
+            olga.id,
+            self.cluster.id,
+            "Standard",
+            PlanUnit.MONTH,
+            prices={"cpu": Decimal("0.015"), "gpu": Decimal("0.60"), "storage": Decimal("0.02")},
+        )
+        vms = market.create_offering(
+            olga.id,
+            self.center.id,
+            "Research VMs",
+            "basic",
+            category_id=cloud.id,
+            visibility=LimitedTo(organization_group_ids=frozenset({self.estonia.id})),
+            components=[
+                OfferingComponent(
+                    "vcpu", "Virtual CPUs", BillingType.LIMIT, min_value=1, max_value=64
+                ),
+                OfferingComponent("ram", "RAM", BillingType.LIMIT, measured_unit="MB", factor=1024),
+                OfferingComponent("setup", "Set-up fee", BillingType.ONE_TIME),
             ],
         )
-        + "\n"
-    )
+        for name, vcpu, ram in (("Small", "0.40", "0.05"), ("Large", "0.35", "0.04")):
+            market.create_plan(
+                olga.id, vms.id, name, PlanUnit.DAY, prices={"vcpu": vcpu, "ram": ram, "setup": 25}
+            )
+        try:
+            market.activate_offering(olga.id, self.cluster.id)
+        except MarketplaceError as refusal:
+            self.write(f"\nOlga tries to activate the cluster herself: refused ({refusal.code}).")
+        for offering in (self.cluster, vms):
+            market.activate_offering(root.id, offering.id)
+        self.write("The platform operator reviews and activates both offerings.")
+        for offering in market.list_offerings(self.center.id):
+            self.show_offering(offering)
 
+    def audience(self, visibility: Visibility) -> str:
+        match visibility:
+            case Shared():
+                return "everyone"
+            case LimitedTo(organization_ids=organizations, organization_group_ids=groups):
+                names = [self.market.get_organization(o).name for o in sorted(organizations)]
+                names += [self.market.get_organization_group(g).name for g in sorted(groups)]
+                return ", ".join(names) + " only"
+            case _:
+                return type(visibility).__name__
 
-def run_demo(out: TextIO) -> None:
-    """Tell the story on ``out``."""
-    clock = FixedClock(STORY_START)
-    plugins = PluginRegistry()
-    register_basic(plugins)
-    events = EventLog()
-    market = Marketplace(
-        InMemoryStorage(),
-        clock=clock,
-        ids=SequentialIdGenerator(),
-        plugins=plugins,
-        event_sink=events,
-    )
-
-    out.write(heading("1. The platform operator sets up organizations and people") + "\n")
-    root = market.bootstrap_staff_user("root", full_name="Platform operator")
-    estonia = market.create_organization_group(root.id, "Estonian universities")
-    university = market.create_organization(root.id, "University of Tartu", group_id=estonia.id)
-    institute = market.create_organization(root.id, "Helsinki Institute")
-    center = market.create_organization(root.id, "HPC Center")
-    alice = market.create_user(root.id, "alice", full_name="Alice, PI at Tartu")
-    hanna = market.create_user(root.id, "hanna", full_name="Hanna, PI in Helsinki")
-    olga = market.create_user(root.id, "olga", full_name="Olga, HPC Center owner")
-    market.grant_role(root.id, alice.id, Role.ORGANIZATION_OWNER, university.id)
-    market.grant_role(root.id, hanna.id, Role.ORGANIZATION_OWNER, institute.id)
-    market.grant_role(root.id, olga.id, Role.ORGANIZATION_OWNER, center.id)
-    genomics = market.create_project(alice.id, university.id, "Genome assembly")
-    climate = market.create_project(hanna.id, institute.id, "Climate downscaling")
-    out.write(
-        format_table(
-            ["organization", "group", "project"],
-            [
-                [university.name, estonia.name, genomics.name],
-                [institute.name, "-", climate.name],
-                [center.name, "-", "(provider)"],
-            ],
+    def show_offering(self, offering: Offering) -> None:
+        market = self.market
+        category = market.get_category(offering.category_id) if offering.category_id else None
+        provider = market.get_organization(offering.provider_id)
+        self.write(
+            f"\n{offering.name} ({offering.id}) by {provider.name}: {offering.state.value}, "
+            f"category {category.title if category else '-'}, visible to "
+            f"{self.audience(offering.visibility)}\n"
         )
-        + "\n"
-    )
+        self.write(
+            format_table(
+                ["component", "name", "unit", "billing", "limits"],
+                [
+                    [
+                        c.type,
+                        c.name,
+                        c.measured_unit,
+                        c.billing_type.value,
+                        f"{c.lowest_limit or 0}..{c.highest_limit}" if c.highest_limit else "",
+                    ]
+                    for c in offering.components
+                ],
+            )
+            + "\n"
+        )
+        self.write(
+            format_table(
+                ["plan", "per", *(c.type for c in offering.components)],
+                [
+                    [p.name, p.unit.value, *(p.price_of(c.type) for c in offering.components)]
+                    for p in market.list_plans(offering.id)
+                ],
+            )
+        )
 
-    out.write(heading("2. HPC Center publishes two offerings") + "\n")
-    market.register_provider(root.id, center.id, description="National HPC services")
-    hpc = market.create_category(root.id, "HPC")
-    cloud = market.create_category(root.id, "Virtual machines")
-    cluster = market.create_offering(
-        olga.id,
-        center.id,
-        "Rocket cluster",
-        "basic",
-        category_id=hpc.id,
-        components=[
-            OfferingComponent("cpu", "CPU hours", BillingType.USAGE, measured_unit="core-hour"),
-            OfferingComponent("gpu", "GPU hours", BillingType.USAGE, measured_unit="gpu-hour"),
-            OfferingComponent(
-                "storage",
-                "Project storage",
-                BillingType.LIMIT,
-                measured_unit="GB",
-                min_value=10,
-                max_value=10_000,
-                max_available_limit=200_000,
-                limit_period=LimitPeriod.MONTH,
-            ),
-        ],
-    )
-    market.create_plan(
-        olga.id,
-        cluster.id,
-        "Standard",
-        PlanUnit.MONTH,
-        prices={"cpu": Decimal("0.015"), "gpu": Decimal("0.60"), "storage": Decimal("0.02")},
-    )
-    vms = market.create_offering(
-        olga.id,
-        center.id,
-        "Research VMs",
-        "basic",
-        category_id=cloud.id,
-        visibility=LimitedTo(organization_group_ids=frozenset({estonia.id})),
-        components=[
-            OfferingComponent("vcpu", "Virtual CPUs", BillingType.LIMIT, min_value=1, max_value=64),
-            OfferingComponent("ram", "RAM", BillingType.LIMIT, measured_unit="MB", factor=1024),
-            OfferingComponent("setup", "Set-up fee", BillingType.ONE_TIME),
-        ],
-    )
-    market.create_plan(
-        olga.id, vms.id, "Small", PlanUnit.DAY, prices={"vcpu": "0.40", "ram": "0.05", "setup": 25}
-    )
-    market.create_plan(
-        olga.id, vms.id, "Large", PlanUnit.DAY, prices={"vcpu": "0.35", "ram": "0.04", "setup": 25}
-    )
-    try:
-        market.activate_offering(olga.id, cluster.id)
-    except MarketplaceError as refusal:
-        out.write(f"\nOlga tries to activate the cluster herself: refused ({refusal.code}).\n")
-    for offering in (cluster, vms):
-        market.activate_offering(root.id, offering.id)
-    out.write("The platform operator reviews and activates both offerings.\n")
-    for offering in market.list_offerings(center.id):
-        _print_offering(market, offering, out)
+    def show_what_projects_may_order(self) -> None:
+        self.write(heading("3. What each project may order"))
+        self.show_orderable()
+        self.write("\nThe VMs are limited to Estonian universities, so Helsinki does not see them.")
 
-    out.write(heading("3. What each project may order") + "\n")
-
-    def show_orderable() -> None:
-        out.write(
+    def show_orderable(self) -> None:
+        self.write(
             format_table(
                 ["project", "may order"],
                 [
                     [
                         p.name,
-                        ", ".join(o.name for o in market.list_orderable_offerings(p.id)) or "-",
+                        ", ".join(o.name for o in self.market.list_orderable_offerings(p.id))
+                        or "-",
                     ]
-                    for p in (genomics, climate)
+                    for p in (self.genomics, self.climate)
                 ],
             )
-            + "\n"
         )
 
-    show_orderable()
-    out.write("\nThe VMs are limited to Estonian universities, so Helsinki does not see them.\n")
-    clock.set(datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
-    market.pause_offering(olga.id, cluster.id)
-    out.write("On 1 February Olga pauses the cluster for maintenance:\n\n")
-    show_orderable()
+    def order_and_fulfil(self) -> None:
+        self.write(heading("4. An order passes its reviews and is fulfilled"))
+        market, alice, olga, root = self.market, self.alice, self.olga, self.root
+        self.pat = pat = market.create_user(root.id, "pat", full_name="Pat, project manager")
+        market.grant_role(alice.id, pat.id, Role.PROJECT_MANAGER, self.genomics.id)
+        journey: list[list[object]] = []
 
-    out.write(heading("4. Everything that happened, as domain events") + "\n")
-    out.write(
-        format_table(
-            ["#", "when", "event", "by"],
-            [
+        def record(step: str, who: str, order_id: str) -> None:
+            order = market.get_order(order_id)
+            resource = market.get_resource(order.resource_id)
+            journey.append([step, who, order.state.value, resource.state.value])
+
+        order = market.order_resource(
+            pat.id,
+            self.genomics.id,
+            self.cluster.id,
+            self.standard.id,
+            "Assembly scratch",
+            limits={"storage": 500},
+        )
+        record("Pat orders 500 GB of storage", "pat", order.id)
+        market.approve_order_as_consumer(alice.id, order.id)
+        record("Alice approves for the project", "alice", order.id)
+        market.approve_order_as_provider(olga.id, order.id)
+        record("Olga approves for the provider", "olga", order.id)
+        self.storage_id = storage_id = order.resource_id
+        market.resource_creation_succeeded(olga.id, storage_id, backend_id="lustre/genome-01")
+        record("Olga reports the storage created", "olga", order.id)
+        change = market.order_limit_change(pat.id, storage_id, {"storage": 800})
+        record("Pat asks for 800 GB", "pat", change.id)
+        market.approve_order_as_consumer(alice.id, change.id)
+        market.approve_order_as_provider(olga.id, change.id)
+        record("Alice and Olga approve", "alice, olga", change.id)
+        market.resource_update_succeeded(olga.id, storage_id)
+        record("Olga reports the quota raised", "olga", change.id)
+        self.write(format_table(["step", "by", "order", "resource"], journey))
+        created = market.get_order(order.id)
+        resource = market.get_resource(storage_id)
+        first = self.notifier.sent[0]
+        recipients = ", ".join(market.get_user(user_id).username for user_id in first.recipient_ids)
+        self.write(
+            f"\nThe create order was estimated at {created.cost} per month (storage at 0.02 per "
+            f"GB);\nthe resource now holds {resource.limits['storage']} GB, costs {resource.cost} "
+            f"per month, and lives on the backend as {resource.backend_id!r}.\n"
+            f"{len(self.notifier.sent)} notifications asked approvers to review, the first "
+            f"{first.subject!r} to {recipients}."
+        )
+
+    def end_of_life(self) -> None:
+        self.write(heading("5. Maintenance, an end date, and the due jobs"))
+        market, olga = self.market, self.olga
+        self.clock.set(datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
+        market.pause_offering(olga.id, self.cluster.id)
+        self.write("On 1 February Olga pauses the cluster for maintenance:\n")
+        self.show_orderable()
+        market.set_resource_end_date(self.pat.id, self.storage_id, date(2026, 2, 28))
+        self.write("\nPat sets the storage's last day to 28 February.")
+        self.clock.set(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
+        report = market.run_due_jobs()
+        termination = market.get_order(report.terminations[0])
+        self.write(
+            f"On 1 March the due jobs place termination order {termination.id} as the system "
+            f"({termination.state.value});"
+        )
+        market.resource_deletion_succeeded(olga.id, self.storage_id)
+        state = market.get_resource(self.storage_id).state.value
+        self.write(f"Olga reports the storage removed: the resource is {state}.")
+
+    def show_events(self) -> None:
+        self.write(heading("6. Everything that happened, as domain events"))
+        market = self.market
+        self.write(
+            format_table(
+                ["#", "when", "event", "by"],
                 [
-                    r.position,
-                    r.event.occurred_at.strftime("%Y-%m-%d %H:%M"),
-                    r.event.event_type,
-                    market.get_user(r.event.actor_id).username if r.event.actor_id else "-",
-                ]
-                for r in events.events[-6:]
-            ],
+                    [
+                        r.position,
+                        r.event.occurred_at.strftime("%Y-%m-%d %H:%M"),
+                        r.event.event_type,
+                        market.get_user(r.event.actor_id).username
+                        if r.event.actor_id
+                        else "system",
+                    ]
+                    for r in self.events.events[-8:]
+                ],
+            )
         )
-        + "\n"
-    )
-    out.write(
-        f"\n{len(events.events)} events were committed to the outbox; the last six are shown.\n"
-        "The storage was in memory: orders, billing and policies come in later versions.\n"
-    )
+        self.write(
+            f"\n{len(self.events.events)} events were committed to the outbox; the last eight "
+            "are shown.\nThe storage was in memory; billing, policies and durable storage come "
+            "next."
+        )
+
+
+def run_demo(out: TextIO) -> None:
+    """Tell the story on ``out``."""
+    Story(out).tell()
