@@ -14,15 +14,29 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 from transitions import Machine
 
 from marketplace_core.errors import InvalidTransitionError
+from marketplace_core.frozen import replace
 
 StateT = TypeVar("StateT", bound=enum.Enum)
 EventT = TypeVar("EventT", bound=enum.StrEnum)
+
+
+class Stateful(Protocol):
+    """An entity with a lifecycle: an id and its own state field."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def state(self) -> Any: ...
+
+
+EntityT = TypeVar("EntityT", bound=Stateful)
 
 
 @attrs.frozen
@@ -92,6 +106,11 @@ class Lifecycle(Generic[StateT, EventT]):
             raise InvalidTransitionError(
                 self.entity, entity_id, str(event), str(state.value), self._allowed[state]
             ) from None
+
+    def fire(self, entity: EntityT, event: EventT) -> EntityT:
+        """A copy of ``entity`` in the state ``event`` leads to; raises when its state
+        forbids the event."""
+        return replace(entity, state=self.target(entity.state, event, entity.id))
 
     def allows(self, state: StateT, event: EventT) -> bool:
         """Whether ``state`` allows ``event``."""

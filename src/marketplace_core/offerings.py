@@ -343,7 +343,7 @@ class Offering:
 
     def fire(self, event: OfferingEvent) -> Offering:
         """The offering after ``event``; raises when the current state forbids it."""
-        return attrs.evolve(self, state=OFFERING_LIFECYCLE.target(self.state, event, self.id))
+        return OFFERING_LIFECYCLE.fire(self, event)
 
 
 def require_component(offering: Offering, component_type: str, field: str) -> OfferingComponent:

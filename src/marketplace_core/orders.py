@@ -147,7 +147,7 @@ class Order:
 
     def fire(self, event: OrderEvent) -> Order:
         """The order after ``event``; raises when the current state forbids it."""
-        return attrs.evolve(self, state=ORDER_LIFECYCLE.target(self.state, event, self.id))
+        return ORDER_LIFECYCLE.fire(self, event)
 
     @property
     def is_open(self) -> bool:
@@ -181,8 +181,9 @@ def estimate_cost(
     """The cost per plan unit: fixed prices × amounts, plus limit prices × limit ÷ factor.
 
     ``extras`` adds the one-time prices (``BillingType.ONE_TIME``, for a create order) or
-    the switch prices (``BillingType.ON_PLAN_SWITCH``, for a plan switch). Exact
-    ``Decimal``; not rounded.
+    the switch prices (``BillingType.ON_PLAN_SWITCH``, for a plan switch). ``Decimal``
+    throughout and not rounded to cents: exact, except that a division by a factor that does
+    not divide evenly is carried to the context's precision (28 digits by default).
     """
     cost = ZERO
     for component in offering.components:

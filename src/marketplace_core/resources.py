@@ -104,7 +104,7 @@ class Resource:
 
     def fire(self, event: ResourceEvent) -> Resource:
         """The resource after ``event``; raises when the current state forbids it."""
-        return attrs.evolve(self, state=RESOURCE_LIFECYCLE.target(self.state, event, self.id))
+        return RESOURCE_LIFECYCLE.fire(self, event)
 
     @property
     def is_live(self) -> bool:
