@@ -309,6 +309,16 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
             w.provider_owner.id, _live_vm(w).id, date(2026, 1, 20)
         ),
     ),
+    ErrorCode.END_DATE_SET_BY_PROVIDER: (
+        ValidationError,
+        lambda w: w.marketplace.set_resource_end_date(
+            w.owner.id,
+            w.marketplace.schedule_termination(
+                w.provider_owner.id, _live_vm(w).id, date(2026, 2, 1)
+            ).id,
+            None,
+        ),
+    ),
     ErrorCode.LIMIT_NOT_ALLOWED: (
         ValidationError,
         lambda w: check_limits_allowed(w.offering, {"cpu": 4}),

@@ -62,6 +62,7 @@ class ErrorCode(enum.StrEnum):
     ORDER_NOT_EXECUTING = "order_not_executing"
     NO_EXECUTING_ORDER = "no_executing_order"
     END_DATE_TOO_SOON = "end_date_too_soon"
+    END_DATE_SET_BY_PROVIDER = "end_date_set_by_provider"
     # Limits requested on limit-billed components.
     LIMIT_NOT_ALLOWED = "limit_not_allowed"
     LIMIT_OUT_OF_RANGE = "limit_out_of_range"

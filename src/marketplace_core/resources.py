@@ -79,8 +79,9 @@ class Resource:
     """A project's allocation of an offering, on a plan, with limits.
 
     ``cost`` is the running estimate per plan unit (fixed prices plus limit prices).
-    ``end_date`` is inclusive: the resource lives through that day and is terminated by
-    :func:`~marketplace_core.services.orders.run_due_jobs` from the next day on.
+    ``end_date`` is inclusive: the resource lives through that day and the due jobs terminate
+    it from the next day on; ``end_date_by_provider`` marks a provider's notice, which the
+    consumer may bring forward but not lift.
     ``error_message`` holds the last backend error, also after a failed termination.
     """
 
@@ -98,6 +99,7 @@ class Resource:
     backend_metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_json)
     end_date: date | None = None
     end_date_requested_by: str | None = None
+    end_date_by_provider: bool = False
     error_message: str = ""
     terminated_at: datetime | None = None
     version: int = 0

@@ -52,7 +52,9 @@ PROVIDER_NOTICE = timedelta(days=7)
 """How far ahead a provider must schedule a termination."""
 
 
-def _set_end_date(ctx: Context, resource: Resource, end_date: date | None, actor: User) -> Resource:
+def _set_end_date(
+    ctx: Context, resource: Resource, end_date: date | None, actor: User, *, by_provider: bool
+) -> Resource:
     if not resource.is_live:
         raise ValidationError(
             ErrorCode.RESOURCE_NOT_READY,
@@ -64,7 +66,10 @@ def _set_end_date(ctx: Context, resource: Resource, end_date: date | None, actor
         return resource
     resource = ctx.uow.resources.update(
         attrs.evolve(
-            resource, end_date=end_date, end_date_requested_by=actor.id if end_date else None
+            resource,
+            end_date=end_date,
+            end_date_requested_by=actor.id if end_date else None,
+            end_date_by_provider=by_provider and end_date is not None,
         )
     )
     ctx.uow.emit(
@@ -79,12 +84,25 @@ def set_resource_end_date(
     ctx: Context, actor_id: str, resource_id: str, end_date: date | None
 ) -> Resource:
     """Set (or, with ``None``, clear) the inclusive last day of a resource. Needs
-    ``resource.set_end_date`` on the project; today is the earliest date allowed."""
+    ``resource.set_end_date`` on the project; today is the earliest date allowed.
+
+    After a provider's notice (:func:`schedule_termination`) the consumer may only bring the
+    date forward, not clear or postpone it.
+    """
     resource = ctx.uow.resources.get(resource_id)
     project = ctx.uow.projects.get(resource.project_id)
     actor = ctx.authorize(actor_id, Permission.RESOURCE_SET_END_DATE, scope_of_project(project))
     check_end_date(require_optional_date(end_date, "end_date"), ctx.today)
-    return _set_end_date(ctx, resource, end_date, actor)
+    notice = resource.end_date if resource.end_date_by_provider else None
+    if notice is not None and (end_date is None or end_date > notice):
+        raise ValidationError(
+            ErrorCode.END_DATE_SET_BY_PROVIDER,
+            f"the provider gave notice that resource {resource.id!r} ends on "
+            f"{notice.isoformat()}; the date can only be brought forward",
+            resource_id=resource.id,
+            end_date=notice.isoformat(),
+        )
+    return _set_end_date(ctx, resource, end_date, actor, by_provider=False)
 
 
 def schedule_termination(ctx: Context, actor_id: str, resource_id: str, on: date) -> Resource:
@@ -102,7 +120,7 @@ def schedule_termination(ctx: Context, actor_id: str, resource_id: str, on: date
             resource_id=resource.id,
             earliest=earliest.isoformat(),
         )
-    return _set_end_date(ctx, resource, on, actor)
+    return _set_end_date(ctx, resource, on, actor, by_provider=True)
 
 
 @attrs.frozen
@@ -131,7 +149,8 @@ def find_due_work(ctx: Context) -> DueWork:
     releases = tuple(
         order.id
         for order in ctx.uow.orders.in_state(OrderState.PENDING_PROJECT)
-        if project_has_started(ctx.uow.projects.get(order.project_id), ctx.today)
+        if order.resource_id not in due
+        and project_has_started(ctx.uow.projects.get(order.project_id), ctx.today)
     )
     return DueWork(tuple(due.items()), releases)
 

@@ -129,15 +129,15 @@ def _succeeded(
 def _failed(
     ctx: Context, order: Order, resource: Resource, message: str, actor_id: str | None
 ) -> Order:
-    """Err the order; a resource being created or updated errs too, one being terminated
-    goes back to ok (the backend still has it), with the error recorded."""
+    """Err the order and record the error on the resource too. A resource being created or
+    updated errs; one being terminated goes back to ok (the backend still has it); one the
+    processor never touched (it raised before starting) keeps its state."""
     event = {
         ResourceState.CREATING: ResourceEvent.FAIL,
         ResourceState.UPDATING: ResourceEvent.FAIL,
         ResourceState.TERMINATING: ResourceEvent.RESTORE,
     }.get(resource.state)
-    if event is not None or order.type is OrderType.CREATE:
-        change_resource(ctx, resource, event, actor_id, error_message=message)
+    change_resource(ctx, resource, event, actor_id, error_message=message)
     return move_order(ctx, order, OrderEvent.FAIL, actor_id, error_message=message)
 
 

@@ -123,6 +123,8 @@ def change_resource(
             )
         )
     shown = changed & {"plan_id", "limits", "backend_id", "backend_metadata", "cost"}
+    if event is None and "error_message" in changed:
+        shown.add("error_message")  # otherwise the state change already carries it
     if shown:
         ctx.uow.emit(
             ResourceChanged(
