@@ -76,6 +76,38 @@ def orders_per_second(count: int) -> tuple[float, float]:
     return count / elapsed, elapsed / count * 1e6
 
 
+def bare_dict_orders_per_second(count: int) -> float:
+    """The same steps on plain dicts, no rules engine: the yardstick the issue compares with.
+
+    Check the actor's role, the offering and the plan; create the resource and the order;
+    approve both sides; run a synchronous backend; mark the order done and the resource ok;
+    append an event per step.
+    """
+    roles = {("owner", "organization"): "owner"}
+    offerings = {"offering": {"state": "active", "plan_ids": {"plan"}}}
+    plans = {"plan": {"price": Decimal(10), "archived": False}}
+    resources: dict[str, dict[str, object]] = {}
+    orders: dict[str, dict[str, object]] = {}
+    events: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    for number in range(count):
+        if roles.get(("owner", "organization")) != "owner":
+            raise PermissionError
+        offering, plan = offerings["offering"], plans["plan"]
+        if offering["state"] != "active" or plan["archived"]:
+            raise ValueError
+        resource_id, order_id = f"resource-{number}", f"order-{number}"
+        resources[resource_id] = {"state": "creating", "plan": "plan", "cost": plan["price"]}
+        orders[order_id] = {"state": "pending-consumer", "resource": resource_id}
+        events.append(("OrderPlaced", order_id))
+        orders[order_id] |= {"state": "executing", "consumer_review": "auto"}
+        events.append(("OrderStateChanged", order_id))
+        resources[resource_id] |= {"state": "ok", "backend_id": f"backend-{resource_id}"}
+        orders[order_id] |= {"state": "done"}
+        events.append(("OrderStateChanged", order_id))
+    return count / (time.perf_counter() - started)
+
+
 def load_and_fire(count: int = 100_000) -> float:
     """Seconds to load ``count`` stored resources and fire one event on each."""
     storage = InMemoryStorage()
@@ -105,6 +137,8 @@ def main() -> None:
     rate, micros = orders_per_second(count)
     print(f"orders end to end: {count} orders, {rate:,.0f} orders/s, {micros:.1f} µs/order")
     print("  target: at least 30,000 orders/s")
+    bare = bare_dict_orders_per_second(count)
+    print(f"the same steps on bare dicts: {bare:,.0f} orders/s ({bare / rate:.0f}x faster)")
     seconds = load_and_fire()
     print(f"load 100,000 resources and fire one event each: {seconds:.3f} s")
     print("  target: under 1 s")

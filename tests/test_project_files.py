@@ -87,3 +87,31 @@ def test_the_catalogue_quick_start_runs_as_written(capsys: pytest.CaptureFixture
         if line.startswith("print(")
     ]
     assert printed == promised
+
+
+def printed_and_promised(
+    document: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[list[str], list[str]]:
+    """Run the one ``python`` block of a document's quick start; return the lines it printed
+    and the lines promised by the ``print(...)  # expected`` comments."""
+    text = (ROOT / "docs" / document).read_text(encoding="utf-8")
+    quick_start = text[text.index("## Quick start") :]
+    (code,) = re.findall(r"```python\n(.*?)```", quick_start, flags=re.DOTALL)
+    prints = [line for line in code.splitlines() if line.startswith("print(")]
+    assert all("  # " in line for line in prints), "every print needs its expected output"
+    exec(compile(code, f"docs/{document}", "exec"), {})
+    return capsys.readouterr().out.splitlines(), [line.split("  # ", 1)[1] for line in prints]
+
+
+def test_the_order_and_resource_lifecycle_diagrams_are_generated_from_the_machines():
+    from marketplace_core.orders import ORDER_LIFECYCLE
+    from marketplace_core.resources import RESOURCE_LIFECYCLE
+
+    assert generated_block("orders.md", "order lifecycle") == ORDER_LIFECYCLE.to_mermaid()
+    assert generated_block("orders.md", "resource lifecycle") == RESOURCE_LIFECYCLE.to_mermaid()
+
+
+def test_the_orders_quick_start_runs_as_written(capsys: pytest.CaptureFixture[str]):
+    printed, promised = printed_and_promised("orders.md", capsys)
+    assert printed == promised
+    assert "done terminated" in printed

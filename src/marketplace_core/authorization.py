@@ -24,17 +24,28 @@ class RoleAuthorizer:
     ) -> None:
         self._grants = grants
         self._role_permissions = role_permissions
+        self._held: dict[str, dict[tuple[str, str], frozenset[Permission]]] = {}
 
     def has_permission(self, user: User, permission: Permission, scope: Scope) -> bool:
         """Whether ``user`` holds ``permission`` on ``scope`` or an enclosing scope."""
         if user.is_staff:
             return True
-        chain = {(s.kind, s.id) for s in scope.chain()}
-        return any(
-            (grant.scope_kind, grant.scope_id) in chain
-            and permission in self._role_permissions.get(grant.role, frozenset())
-            for grant in self._grants.for_user(user.id)
-        )
+        held = self._held_by(user.id)
+        return any(permission in held.get((s.kind, s.id), ()) for s in scope.chain())
+
+    def _held_by(self, user_id: str) -> dict[tuple[str, str], frozenset[Permission]]:
+        """The permissions a user holds, by scope; read once per authorizer (the default
+        authorizer lives for one command, so it never serves stale grants)."""
+        held = self._held.get(user_id)
+        if held is None:
+            held = {}
+            for grant in self._grants.for_user(user_id):
+                key = (grant.scope_kind, grant.scope_id)
+                held[key] = held.get(key, frozenset()) | self._role_permissions.get(
+                    grant.role, frozenset()
+                )
+            self._held[user_id] = held
+        return held
 
 
 def require_permission(
