@@ -144,6 +144,14 @@ def _stale_write(world: World) -> None:
         second.plans.update(attrs.evolve(plan, name="Second"))
 
 
+def _retry_outdated(world: World):
+    vm = _live_vm(world)
+    world.cloud.then(Outcome.RAISE)
+    erred = world.marketplace.order_limit_change(world.owner.id, vm.id, {"ram": 2048})
+    world.marketplace.order_limit_change(world.owner.id, vm.id, {"ram": 4096})
+    world.marketplace.retry_order(world.owner.id, erred.id)
+
+
 SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], object]]] = {
     ErrorCode.INVALID_VALUE: (
         ValidationError,
@@ -299,6 +307,7 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
         ValidationError,
         lambda w: w.marketplace.process_order(w.order().id),
     ),
+    ErrorCode.ORDER_OUTDATED: (ValidationError, _retry_outdated),
     ErrorCode.NO_EXECUTING_ORDER: (
         ValidationError,
         lambda w: w.marketplace.resource_update_succeeded(w.provider_owner.id, _live_vm(w).id),

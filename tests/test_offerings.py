@@ -892,6 +892,13 @@ def reference_limits_refusal(
         found = candidate.component(key)
         if found is None or found.billing_type is not BillingType.LIMIT:
             return ErrorCode.LIMIT_NOT_ALLOWED
+    for required in candidate.components:
+        if (
+            required.billing_type is BillingType.LIMIT
+            and (required.lowest_limit or 0) > 0
+            and required.type not in limits
+        ):
+            return ErrorCode.LIMIT_OUT_OF_RANGE
     for key, value in limits.items():
         limited = candidate.component(key)
         assert limited is not None

@@ -60,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     RESOURCE_NOT_READY = "resource_not_ready"
     ORDER_NOT_CANCELABLE = "order_not_cancelable"
     ORDER_NOT_EXECUTING = "order_not_executing"
+    ORDER_OUTDATED = "order_outdated"
     NO_EXECUTING_ORDER = "no_executing_order"
     END_DATE_TOO_SOON = "end_date_too_soon"
     END_DATE_SET_BY_PROVIDER = "end_date_set_by_provider"

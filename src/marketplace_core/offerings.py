@@ -673,12 +673,24 @@ def check_limits(
     used_in_period: Mapping[str, int],
     allocated_elsewhere: Mapping[str, int],
 ) -> None:
-    """Run every limit rule on requested ``limits``.
+    """Run every limit rule on requested ``limits`` (a component with a minimum above 0
+    must be given).
 
     ``used_in_period`` and ``allocated_elsewhere`` map component types to the aggregates
     :func:`check_limit_period_amount` and :func:`check_offering_limit_cap` need (missing: 0).
     """
     check_limits_allowed(offering, limits)
+    for component in offering.components:
+        lowest = component.lowest_limit
+        if component.billing_type is BillingType.LIMIT and lowest and component.type not in limits:
+            raise ValidationError(
+                ErrorCode.LIMIT_OUT_OF_RANGE,
+                f"limits[{component.type!r}] is missing; the component needs at least {lowest}",
+                component=component.type,
+                value=None,
+                min_value=lowest,
+                max_value=component.highest_limit,
+            )
     for component_type, value in limits.items():
         component = offering.component(component_type)
         assert component is not None  # checked above

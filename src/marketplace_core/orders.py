@@ -278,6 +278,25 @@ def check_no_open_order(resource: Resource, orders: Iterable[Order]) -> None:
             )
 
 
+def check_order_still_applies(order: Order, resource: Resource) -> None:
+    """Refuse to run an update order against a resource that changed since it was placed:
+    a plan switch needs the resource still on the old plan, a limit change the old limits."""
+    if order.is_plan_switch:
+        outdated = resource.plan_id != order.old_plan_id
+    elif order.is_limit_change:
+        outdated = resource.limits != order.old_limits
+    else:
+        return
+    if outdated:
+        raise ValidationError(
+            ErrorCode.ORDER_OUTDATED,
+            f"order {order.id!r} was placed against another plan or other limits than "
+            f"resource {resource.id!r} has now; place a new order",
+            order_id=order.id,
+            resource_id=resource.id,
+        )
+
+
 _READY_FOR = {
     OrderType.UPDATE: frozenset({ResourceState.OK}),
     OrderType.TERMINATE: frozenset({ResourceState.OK, ResourceState.ERRED}),

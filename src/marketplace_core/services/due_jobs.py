@@ -102,7 +102,7 @@ def set_resource_end_date(
             resource_id=resource.id,
             end_date=notice.isoformat(),
         )
-    return _set_end_date(ctx, resource, end_date, actor, by_provider=False)
+    return _set_end_date(ctx, resource, end_date, actor, by_provider=notice is not None)
 
 
 def schedule_termination(ctx: Context, actor_id: str, resource_id: str, on: date) -> Resource:
@@ -146,6 +146,12 @@ def find_due_work(ctx: Context) -> DueWork:
         if is_due_for_termination(resource, ctx.today) and resource.id not in due:
             assert resource.end_date is not None
             due[resource.id] = f"end date {resource.end_date.isoformat()} passed"
+    for resource_id in list(due):  # a termination already under way needs nothing more
+        if any(
+            order.type is OrderType.TERMINATE and order.is_open
+            for order in ctx.uow.orders.for_resource(resource_id)
+        ):
+            del due[resource_id]
     releases = tuple(
         order.id
         for order in ctx.uow.orders.in_state(OrderState.PENDING_PROJECT)

@@ -37,6 +37,7 @@ from marketplace_core.orders import (
     check_end_date,
     check_no_open_order,
     check_offering_takes_changes,
+    check_order_still_applies,
     check_plan_capacity,
     check_plan_of_offering,
     check_project_not_ended,
@@ -143,7 +144,7 @@ def order_resource(
     check_plan_of_offering(plan, offering)
     check_plan_open(plan)
     check_plan_capacity(plan, ctx.uow.resources.count_live_on_plan(plan.id))
-    requested = _check_order_limits(ctx, offering, project, limits or {}, None)
+    requested = _check_order_limits(ctx, offering, project, {} if limits is None else limits, None)
     check_end_date(require_optional_date(end_date, "end_date"), ctx.today)
     resource = Resource(
         id=ctx.ids.new_id("resource"),
@@ -174,6 +175,21 @@ def order_resource(
     return place(ctx, creator, order, project, offering, plan, resource, new_resource=True)
 
 
+def _check_parties_can_go_ahead(
+    ctx: Context, order_type: OrderType, project: Project, offering: Offering
+) -> None:
+    """Unless the order terminates: both organizations active and the project not ended.
+
+    Checked when an order is placed, approved on either side, or retried; terminations are
+    always let through, since they only reduce what is held.
+    """
+    if order_type is OrderType.TERMINATE:
+        return
+    check_organization_active(ctx.uow.organizations.get(project.organization_id))
+    check_project_not_ended(project, ctx.today)
+    check_organization_active(ctx.uow.organizations.get(offering.provider_id))
+
+
 def _load_for_change(
     ctx: Context, resource_id: str, actor_id: str, permission: Permission
 ) -> tuple[Resource, Project, Offering, User]:
@@ -182,8 +198,7 @@ def _load_for_change(
     project = ctx.uow.projects.get(resource.project_id)
     actor = ctx.authorize(actor_id, permission, scope_of_project(project))
     offering = ctx.uow.offerings.get(resource.offering_id)
-    check_organization_active(ctx.uow.organizations.get(project.organization_id))
-    check_project_not_ended(project, ctx.today)
+    _check_parties_can_go_ahead(ctx, OrderType.UPDATE, project, offering)
     check_offering_takes_changes(offering)
     check_resource_ready(resource, OrderType.UPDATE)
     check_no_open_order(resource, ctx.uow.orders.for_resource(resource.id))
@@ -297,16 +312,14 @@ def order_termination(
 
 def approve_order_as_consumer(ctx: Context, actor_id: str, order_id: str) -> Order:
     """Approve an order waiting in ``pending-consumer``. Needs ``order.approve`` on the
-    project; the organization must be active and, unless it terminates, the project not ended.
-    """
+    project; unless the order terminates, both organizations must be active and the project
+    not ended."""
     order = ctx.uow.orders.get(order_id)
     project = ctx.uow.projects.get(order.project_id)
     actor = ctx.authorize(actor_id, Permission.ORDER_APPROVE, scope_of_project(project))
     require_state(order, OrderState.PENDING_CONSUMER, "approve_as_consumer")
-    check_organization_active(ctx.uow.organizations.get(project.organization_id))
-    if order.type is not OrderType.TERMINATE:
-        check_project_not_ended(project, ctx.today)
     offering = ctx.uow.offerings.get(order.offering_id)
+    _check_parties_can_go_ahead(ctx, order.type, project, offering)
     changes: dict[str, Any] = review(ctx, order, "consumer", actor, automatic=False)
     changes |= advance(ctx, order, actor, project, offering)
     return ctx.uow.orders.update(attrs.evolve(order, **changes))
@@ -314,11 +327,13 @@ def approve_order_as_consumer(ctx: Context, actor_id: str, order_id: str) -> Ord
 
 def approve_order_as_provider(ctx: Context, actor_id: str, order_id: str) -> Order:
     """Approve an order waiting in ``pending-provider``; it executes. Needs ``order.approve``
-    on the offering."""
+    on the offering; unless the order terminates, both organizations must be active and the
+    project not ended."""
     order = ctx.uow.orders.get(order_id)
     offering = ctx.uow.offerings.get(order.offering_id)
     actor = ctx.authorize(actor_id, Permission.ORDER_APPROVE, scope_of_offering(offering))
     require_state(order, OrderState.PENDING_PROVIDER, "approve_as_provider")
+    _check_parties_can_go_ahead(ctx, order.type, ctx.uow.projects.get(order.project_id), offering)
     reviewed = review(ctx, order, "provider", actor, automatic=False)
     ctx.process_after_commit(order.id)
     return move_order(ctx, order, OrderEvent.EXECUTE, actor.id, **reviewed)
@@ -396,7 +411,10 @@ def retry_order(ctx: Context, actor_id: str, order_id: str) -> Order:
     """Send an erred order back to ``executing``. Needs ``order.create`` on the project
     (the consumer) or ``order.fulfil`` on the offering (the provider).
 
-    The resource must still exist and have no other open order.
+    The resource must still exist and have no other open order; unless the order
+    terminates, both organizations must be active and the project not ended; an update must
+    still apply (the resource is on the plan, or has the limits, it was placed against, and
+    a new plan is still open).
     """
     order = ctx.uow.orders.get(order_id)
     project = ctx.uow.projects.get(order.project_id)
@@ -416,6 +434,10 @@ def retry_order(ctx: Context, actor_id: str, order_id: str) -> Order:
             state=resource.state.value,
         )
     check_no_open_order(resource, ctx.uow.orders.for_resource(resource.id))
+    _check_parties_can_go_ahead(ctx, order.type, project, offering)
+    check_order_still_applies(order, resource)
+    if order.is_plan_switch and order.plan_id is not None:
+        check_plan_open(ctx.uow.plans.get(order.plan_id))
     order = move_order(ctx, order, OrderEvent.RETRY, actor.id, error_message="", dispatched_at=None)
     ctx.process_after_commit(order.id)
     return order
