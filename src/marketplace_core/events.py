@@ -325,7 +325,8 @@ class ResourceStateChanged(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class ResourceChanged(DomainEvent):
-    """A resource's plan, limits, backend id or metadata changed; ``changes`` lists them."""
+    """A resource's plan, limits, cost, backend id or metadata changed, or its error message
+    without a state change; ``changes`` lists the fields."""
 
     resource_id: str
     changes: tuple[str, ...]
