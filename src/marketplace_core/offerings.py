@@ -692,8 +692,7 @@ def check_limits(
                 max_value=component.highest_limit,
             )
     for component_type, value in limits.items():
-        component = offering.component(component_type)
-        assert component is not None  # checked above
-        check_limit_bounds(component, value)
-        check_limit_period_amount(component, value, used_in_period.get(component_type, 0))
-        check_offering_limit_cap(component, value, allocated_elsewhere.get(component_type, 0))
+        limited = require_component(offering, component_type, "limits")
+        check_limit_bounds(limited, value)
+        check_limit_period_amount(limited, value, used_in_period.get(component_type, 0))
+        check_offering_limit_cap(limited, value, allocated_elsewhere.get(component_type, 0))

@@ -109,3 +109,28 @@ def test_a_termination_already_under_way_is_not_reported_as_skipped(world: World
     assert market.get_resource(resource.id).state is ResourceState.TERMINATING
     second = market.run_due_jobs()
     assert (second.terminations, second.skipped) == ((), ())
+
+
+def test_open_plan_switches_count_against_the_target_plans_capacity(world: World):
+    market = world.marketplace
+    small = market.create_plan(
+        world.provider_owner.id, world.offering.id, "Small", "month", max_amount=1
+    )
+    first, second = world.live_basic(), world.live_basic()
+    market.order_plan_switch(world.owner.id, first.id, small.id)
+    before = snapshot(world.storage)
+    with pytest.raises(ValidationError) as caught:
+        market.order_plan_switch(world.owner.id, second.id, small.id)
+    assert caught.value.code is ErrorCode.PLAN_CAPACITY_REACHED
+    assert snapshot(world.storage) == before
+
+
+def test_open_limit_changes_count_against_the_period_amount(world: World):
+    market = world.marketplace
+    resources = [world.live_basic() for _ in range(3)]
+    for resource in resources[:2]:  # each asks for 1000 of the project's 2000 a month
+        market.order_limit_change(world.owner.id, resource.id, {"storage": 1000})
+    with pytest.raises(ValidationError) as caught:
+        market.order_limit_change(world.owner.id, resources[2].id, {"storage": 1000})
+    assert caught.value.code is ErrorCode.LIMIT_PERIOD_AMOUNT_EXCEEDED
+    assert caught.value.fields["used"] == 2000

@@ -24,12 +24,14 @@ from marketplace_core.inputs import (
 )
 from marketplace_core.offerings import (
     Offering,
+    Plan,
     check_limits,
     check_limits_allowed,
     check_orderable,
     check_plan_open,
 )
 from marketplace_core.orders import (
+    OPEN_STATES,
     Order,
     OrderEvent,
     OrderState,
@@ -81,25 +83,65 @@ def _check_order_limits(
     check_limits_allowed(offering, limits)
     used_in_period: dict[str, int] = {}
     allocated_elsewhere: dict[str, int] = {}
-    for component_type in limits:
-        component = offering.component(component_type)
-        assert component is not None  # checked above
-        if component.limit_amount is not None:
-            used_in_period[component_type] = sum(
-                other.limits.get(component_type, 0)
-                for other in ctx.uow.resources.for_project(project.id)
-                if other.offering_id == offering.id and other.is_live and other.id != resource_id
-            )
-        if component.max_available_limit is not None:
-            allocated_elsewhere[component_type] = sum(
-                other.limits.get(component_type, 0)
-                for other in ctx.uow.resources.for_offering(offering.id)
-                if other.is_live and other.id != resource_id
-            )
+    capped = [
+        component
+        for component in offering.components
+        if component.type in limits
+        and (component.limit_amount is not None or component.max_available_limit is not None)
+    ]
+    if capped:
+        requested = _requested_limits(ctx, offering.id)
+        others = [
+            other
+            for other in ctx.uow.resources.for_offering(offering.id)
+            if other.is_live and other.id != resource_id
+        ]
+        for component in capped:
+            claims = {other.id: _claimed(other, requested, component.type) for other in others}
+            if component.limit_amount is not None:
+                used_in_period[component.type] = sum(
+                    claims[other.id] for other in others if other.project_id == project.id
+                )
+            if component.max_available_limit is not None:
+                allocated_elsewhere[component.type] = sum(claims.values())
     check_limits(
         offering, limits, used_in_period=used_in_period, allocated_elsewhere=allocated_elsewhere
     )
     return limits
+
+
+def _claimed(
+    resource: Resource, requested: Mapping[str, Mapping[str, int]], component_type: str
+) -> int:
+    """What a resource claims of a component: the larger of what it holds and what an open
+    limit change asks for."""
+    held = resource.limits.get(component_type, 0)
+    return max(held, requested.get(resource.id, {}).get(component_type, 0))
+
+
+def _requested_limits(ctx: Context, offering_id: str) -> dict[str, Mapping[str, int]]:
+    """The limits that open limit-change orders of the offering ask for, by resource: a
+    resource claims the larger of what it holds and what it asked for."""
+    return {
+        order.resource_id: order.limits
+        for state in sorted(OPEN_STATES)
+        for order in ctx.uow.orders.in_state(state)
+        if order.offering_id == offering_id and order.is_limit_change
+    }
+
+
+def _check_capacity(ctx: Context, plan: Plan, resource_id: str | None) -> None:
+    """Refuse a plan whose capacity the live resources on it, and the open switches to it
+    from other resources, already fill."""
+    if plan.max_amount is None:
+        return
+    switching_in = sum(
+        1
+        for state in sorted(OPEN_STATES)
+        for order in ctx.uow.orders.in_state(state)
+        if order.is_plan_switch and order.plan_id == plan.id and order.resource_id != resource_id
+    )
+    check_plan_capacity(plan, ctx.uow.resources.count_live_on_plan(plan.id) + switching_in)
 
 
 def _attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -143,7 +185,7 @@ def order_resource(
     )
     check_plan_of_offering(plan, offering)
     check_plan_open(plan)
-    check_plan_capacity(plan, ctx.uow.resources.count_live_on_plan(plan.id))
+    _check_capacity(ctx, plan, None)
     requested = _check_order_limits(ctx, offering, project, {} if limits is None else limits, None)
     check_end_date(require_optional_date(end_date, "end_date"), ctx.today)
     resource = Resource(
@@ -225,7 +267,7 @@ def order_plan_switch(ctx: Context, actor_id: str, resource_id: str, plan_id: st
             resource_id=resource.id,
             plan_id=plan.id,
         )
-    check_plan_capacity(plan, ctx.uow.resources.count_live_on_plan(plan.id))
+    _check_capacity(ctx, plan, resource.id)
     order = Order(
         id=ctx.ids.new_id("order"),
         type=OrderType.UPDATE,
