@@ -128,9 +128,9 @@ def test_open_plan_switches_count_against_the_target_plans_capacity(world: World
 def test_open_limit_changes_count_against_the_period_amount(world: World):
     market = world.marketplace
     resources = [world.live_basic() for _ in range(3)]
-    for resource in resources[:2]:  # each asks for 1000 of the project's 2000 a month
-        market.order_limit_change(world.owner.id, resource.id, {"storage": 1000})
+    for resource in resources[:2]:  # each asks for 990 of the project's 2000 a month
+        market.order_limit_change(world.owner.id, resource.id, {"storage": 990})
     with pytest.raises(ValidationError) as caught:
-        market.order_limit_change(world.owner.id, resources[2].id, {"storage": 1000})
+        market.order_limit_change(world.owner.id, resources[2].id, {"storage": 100})
     assert caught.value.code is ErrorCode.LIMIT_PERIOD_AMOUNT_EXCEEDED
-    assert caught.value.fields["used"] == 2000
+    assert caught.value.fields["used"] == 1980
