@@ -57,6 +57,10 @@ class _FrozenJson(FrozenMap[str, Any]):
     __slots__ = ()
 
 
+EMPTY_JSON: Mapping[str, Any] = _FrozenJson()
+"""The empty JSON object, frozen: a shared default for JSON fields."""
+
+
 def frozen_mapping(value: Mapping[str, Any]) -> FrozenMap[str, Any]:
     """A :class:`FrozenMap` copy of ``value`` (itself when it already is one)."""
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
@@ -65,14 +69,17 @@ def frozen_mapping(value: Mapping[str, Any]) -> FrozenMap[str, Any]:
 _SCALARS = (str, int, float, bool, type(None))
 
 
+_FROZEN = (*_SCALARS, _FrozenJson)
+
+
 def freeze_json(value: Any, field: str) -> Any:
     """JSON-like ``value`` with every dict made a :class:`FrozenMap` and every list a tuple.
 
     Keys must be strings and leaves JSON scalars; anything else is refused, naming the path.
     """
-    if isinstance(value, (*_SCALARS, _FrozenJson)):
+    if isinstance(value, _FROZEN):
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         frozen = {}
         for key, item in value.items():
             if not isinstance(key, str):

@@ -4,8 +4,9 @@ The facade holds no rule. Each of its commands is a handler function from
 :mod:`marketplace_core.services`, run in a fresh unit of work: the handler checks the actor's
 permission, applies the rules and stages its writes and events; the facade commits, then hands
 the committed events to the event sink and the notifications to the notifier. Orders that the
-command sent to ``executing`` are then processed, each in its own unit of work (unless the
-host processes them from a worker). A handler that raises leaves storage as it was.
+command sent to ``executing`` are handed to their processors before the commit, in the same
+unit of work (unless the host processes them from a worker). A handler that raises leaves
+storage as it was.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ class Marketplace:
     clock and random ids, with the default role table, no plugins, no event sink and no
     notifier. ``authorizer`` replaces the default :class:`RoleAuthorizer` (stored role grants
     read through ``role_permissions``). With ``process_immediately`` (the default) an order
-    that reaches ``executing`` is handed to its processor right after the command that sent
-    it there; a host with workers turns it off and calls :meth:`process_executing_orders`.
+    that reaches ``executing`` is handed to its processor by the command that sent it there,
+    and what the processor answers is committed with the rest of the command; a host with
+    workers turns it off and calls :meth:`process_executing_orders`.
     """
 
     def __init__(
@@ -138,17 +140,17 @@ class Marketplace:
                 plugins=self.plugins,
             )
             result = handler(context, *args, **kwargs)
+            if self.process_immediately:
+                for order_id in context.to_process:
+                    processed = fulfilment.process_order(context, order_id)
+                    if isinstance(result, Order) and result.id == processed.id:
+                        result = processed  # type: ignore[assignment]  # same type: an Order
             recorded = uow.commit()
         if recorded and self._event_sink is not None:
             self._event_sink.publish(recorded)
         if self._notifier is not None:
             for notification in context.notifications:
                 self._notifier.notify(notification)
-        if self.process_immediately:
-            for order_id in context.to_process:
-                processed = self._run(fulfilment.process_order, order_id)
-                if isinstance(result, Order) and result.id == processed.id:
-                    result = processed  # type: ignore[assignment]  # same type: an Order
         return result
 
     def process_executing_orders(self, limit: int | None = None) -> list[Order]:

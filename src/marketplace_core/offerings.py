@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.frozen import freeze_json, frozen_mapping
+from marketplace_core.frozen import EMPTY_JSON, freeze_json, frozen_mapping
 from marketplace_core.lifecycle import Lifecycle, Transition
 from marketplace_core.money import ZERO
 from marketplace_core.organizations import Organization, check_organization_active
@@ -331,7 +331,9 @@ class Offering:
     visibility: Visibility = Shared()
     components: tuple[OfferingComponent, ...] = ()
     options: OfferingOptions = OfferingOptions()
-    plugin_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_plugin_options)
+    plugin_options: Mapping[str, Any] = attrs.field(
+        default=EMPTY_JSON, converter=_frozen_plugin_options
+    )
     version: int = 0
 
     def component(self, component_type: str) -> OfferingComponent | None:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.frozen import freeze_json, frozen_mapping
+from marketplace_core.frozen import EMPTY_JSON, freeze_json, frozen_mapping
 from marketplace_core.lifecycle import Lifecycle, Transition
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, Offering, OfferingState, Plan
@@ -136,7 +136,7 @@ class Order:
     old_plan_id: str | None = None
     limits: Mapping[str, int] = attrs.field(factory=dict, converter=frozen_mapping)
     old_limits: Mapping[str, int] | None = attrs.field(default=None, converter=_frozen_limits)
-    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_json)
+    attributes: Mapping[str, Any] = attrs.field(default=EMPTY_JSON, converter=_frozen_json)
     cost: Decimal | None = None
     consumer_review: Review | None = None
     provider_review: Review | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from marketplace_core.frozen import freeze_json, frozen_mapping
+from marketplace_core.frozen import EMPTY_JSON, freeze_json, frozen_mapping
 from marketplace_core.lifecycle import Lifecycle, Transition
 
 
@@ -93,10 +93,10 @@ class Resource:
     plan_id: str | None = None
     state: ResourceState = ResourceState.CREATING
     limits: Mapping[str, int] = attrs.field(factory=dict, converter=frozen_mapping)
-    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_json)
+    attributes: Mapping[str, Any] = attrs.field(default=EMPTY_JSON, converter=_frozen_json)
     cost: Decimal | None = None
     backend_id: str = ""
-    backend_metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_json)
+    backend_metadata: Mapping[str, Any] = attrs.field(default=EMPTY_JSON, converter=_frozen_json)
     end_date: date | None = None
     end_date_requested_by: str | None = None
     end_date_by_provider: bool = False

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from marketplace_core.frozen import freeze_json
+from marketplace_core.frozen import EMPTY_JSON, freeze_json
 from marketplace_core.offerings import Offering, Plan
 from marketplace_core.orders import Order
 from marketplace_core.resources import Resource
@@ -47,7 +47,7 @@ class Completed:
     (merged over what the resource had) are recorded on the resource."""
 
     backend_id: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_json)
+    metadata: Mapping[str, Any] = attrs.field(default=EMPTY_JSON, converter=_frozen_json)
 
 
 @attrs.frozen

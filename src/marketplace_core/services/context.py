@@ -36,7 +36,7 @@ class Context:
     authorizer: Authorizer
     plugins: PluginRegistry
     to_process: list[str] = attrs.field(factory=list)
-    """Orders that reached ``executing``: processed after the commit."""
+    """Orders that reached ``executing``: handed to their processors before the commit."""
     notifications: list[Notification] = attrs.field(factory=list)
     """Messages to send after the commit."""
 
@@ -45,8 +45,9 @@ class Context:
         """The current calendar date in UTC."""
         return self.now.date()
 
-    def process_after_commit(self, order_id: str) -> None:
-        """Hand an executing order to its processor once this command has committed."""
+    def schedule_processing(self, order_id: str) -> None:
+        """Hand an executing order to its processor at the end of this command (the
+        facade does it before the commit, unless the host processes orders from workers)."""
         self.to_process.append(order_id)
 
     def notify(self, notification: Notification) -> None:

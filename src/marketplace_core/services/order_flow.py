@@ -211,7 +211,7 @@ def advance(
     changes: dict[str, Any] = {}
     if event is OrderEvent.EXECUTE:
         changes |= review(ctx, order, "provider", reviewer, automatic=True)
-        ctx.process_after_commit(order.id)
+        ctx.schedule_processing(order.id)
     elif event is OrderEvent.REQUEST_PROVIDER_REVIEW:
         notify_approvers(ctx, order, "provider", scope_of_offering(offering))
     return changes | transition(ctx, order, event, reviewer.id if reviewer else None)

@@ -377,7 +377,7 @@ def approve_order_as_provider(ctx: Context, actor_id: str, order_id: str) -> Ord
     require_state(order, OrderState.PENDING_PROVIDER, "approve_as_provider")
     _check_parties_can_go_ahead(ctx, order.type, ctx.uow.projects.get(order.project_id), offering)
     reviewed = review(ctx, order, "provider", actor, automatic=False)
-    ctx.process_after_commit(order.id)
+    ctx.schedule_processing(order.id)
     return move_order(ctx, order, OrderEvent.EXECUTE, actor.id, **reviewed)
 
 
@@ -481,7 +481,7 @@ def retry_order(ctx: Context, actor_id: str, order_id: str) -> Order:
     if order.is_plan_switch and order.plan_id is not None:
         check_plan_open(ctx.uow.plans.get(order.plan_id))
     order = move_order(ctx, order, OrderEvent.RETRY, actor.id, error_message="", dispatched_at=None)
-    ctx.process_after_commit(order.id)
+    ctx.schedule_processing(order.id)
     return order
 
 
