@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -429,57 +430,57 @@ class InMemoryUnitOfWork:
             repository = self._repositories[name] = kind(staged)
         return repository
 
-    @property
+    @cached_property
     def organization_groups(self) -> InMemoryRepository[OrganizationGroup]:
         """Organization groups."""
         return self._repository("organization_groups", InMemoryRepository)
 
-    @property
+    @cached_property
     def organizations(self) -> InMemoryRepository[Organization]:
         """Organizations."""
         return self._repository("organizations", InMemoryRepository)
 
-    @property
+    @cached_property
     def projects(self) -> InMemoryProjectRepository:
         """Projects."""
         return self._repository("projects", InMemoryProjectRepository)
 
-    @property
+    @cached_property
     def users(self) -> InMemoryUserRepository:
         """Users."""
         return self._repository("users", InMemoryUserRepository)
 
-    @property
+    @cached_property
     def role_grants(self) -> InMemoryRoleGrantRepository:
         """Role grants."""
         return self._repository("role_grants", InMemoryRoleGrantRepository)
 
-    @property
+    @cached_property
     def providers(self) -> InMemoryRepository[ServiceProvider]:
         """Service provider registrations."""
         return self._repository("providers", InMemoryRepository)
 
-    @property
+    @cached_property
     def categories(self) -> InMemoryRepository[Category]:
         """Categories."""
         return self._repository("categories", InMemoryRepository)
 
-    @property
+    @cached_property
     def offerings(self) -> InMemoryOfferingRepository:
         """Offerings."""
         return self._repository("offerings", InMemoryOfferingRepository)
 
-    @property
+    @cached_property
     def plans(self) -> InMemoryPlanRepository:
         """Plans."""
         return self._repository("plans", InMemoryPlanRepository)
 
-    @property
+    @cached_property
     def resources(self) -> InMemoryResourceRepository:
         """Resources."""
         return self._repository("resources", InMemoryResourceRepository)
 
-    @property
+    @cached_property
     def orders(self) -> InMemoryOrderRepository:
         """Orders."""
         return self._repository("orders", InMemoryOrderRepository)
