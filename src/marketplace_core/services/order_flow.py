@@ -308,17 +308,32 @@ def undo_for(ctx: Context, order: Order, actor_id: str | None) -> None:
         change_resource(ctx, resource, ResourceEvent.RESTORE, actor_id)
 
 
-def termination_order(
-    ctx: Context, resource: Resource, created_by: str | None, attributes: Mapping[str, Any]
+def new_order(
+    ctx: Context, order_type: OrderType, resource: Resource, created_by: str | None, **fields: Any
 ) -> Order:
+    """A new order of ``order_type`` on ``resource``, placed now by ``created_by`` (``None``:
+    the system), with the order's other ``fields``."""
     return Order(
         id=ctx.ids.new_id("order"),
-        type=OrderType.TERMINATE,
+        type=order_type,
         resource_id=resource.id,
         project_id=resource.project_id,
         offering_id=resource.offering_id,
         created_at=ctx.now,
         created_by=created_by,
+        **fields,
+    )
+
+
+def termination_order(
+    ctx: Context, resource: Resource, created_by: str | None, attributes: Mapping[str, Any]
+) -> Order:
+    """A new termination order of ``resource``."""
+    return new_order(
+        ctx,
+        OrderType.TERMINATE,
+        resource,
+        created_by,
         plan_id=resource.plan_id,
         limits=resource.limits,
         attributes=attributes,

@@ -59,6 +59,7 @@ from marketplace_core.services.context import Context
 from marketplace_core.services.order_flow import (
     advance,
     move_order,
+    new_order,
     place,
     require_state,
     review,
@@ -201,14 +202,11 @@ def order_resource(
         end_date=end_date,
         end_date_requested_by=creator.id if end_date else None,
     )
-    order = Order(
-        id=ctx.ids.new_id("order"),
-        type=OrderType.CREATE,
-        resource_id=resource.id,
-        project_id=project.id,
-        offering_id=offering.id,
-        created_at=ctx.now,
-        created_by=creator.id,
+    order = new_order(
+        ctx,
+        OrderType.CREATE,
+        resource,
+        creator.id,
         plan_id=plan.id,
         limits=requested,
         attributes=resource.attributes,
@@ -268,14 +266,11 @@ def order_plan_switch(ctx: Context, actor_id: str, resource_id: str, plan_id: st
             plan_id=plan.id,
         )
     _check_capacity(ctx, plan, resource.id)
-    order = Order(
-        id=ctx.ids.new_id("order"),
-        type=OrderType.UPDATE,
-        resource_id=resource.id,
-        project_id=project.id,
-        offering_id=offering.id,
-        created_at=ctx.now,
-        created_by=actor.id,
+    order = new_order(
+        ctx,
+        OrderType.UPDATE,
+        resource,
+        actor.id,
         plan_id=plan.id,
         old_plan_id=resource.plan_id,
         limits=resource.limits,
@@ -311,14 +306,11 @@ def order_limit_change(
             resource_id=resource.id,
         )
     plan = ctx.uow.plans.get(resource.plan_id) if resource.plan_id else None
-    order = Order(
-        id=ctx.ids.new_id("order"),
-        type=OrderType.UPDATE,
-        resource_id=resource.id,
-        project_id=project.id,
-        offering_id=offering.id,
-        created_at=ctx.now,
-        created_by=actor.id,
+    order = new_order(
+        ctx,
+        OrderType.UPDATE,
+        resource,
+        actor.id,
         plan_id=resource.plan_id,
         old_plan_id=resource.plan_id,
         limits=requested,
