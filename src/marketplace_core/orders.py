@@ -279,15 +279,26 @@ def check_no_open_order(resource: Resource, orders: Iterable[Order]) -> None:
 
 
 def check_order_still_applies(order: Order, resource: Resource) -> None:
-    """Refuse to run an update order against a resource that changed since it was placed:
-    a plan switch needs the resource still on the old plan, a limit change the old limits."""
-    if order.is_plan_switch:
-        outdated = resource.plan_id != order.old_plan_id
-    elif order.is_limit_change:
-        outdated = resource.limits != order.old_limits
-    else:
+    """Refuse to run an order again against a resource that moved on since it was placed.
+
+    A create order needs its resource still being created (or erred by the failed attempt);
+    an update needs the resource still on the plan and limits it was placed against (a
+    newer order may have changed either, and the update would undo it).
+    """
+    if order.type is OrderType.CREATE:
+        if resource.state not in (ResourceState.CREATING, ResourceState.ERRED):
+            raise ValidationError(
+                ErrorCode.RESOURCE_NOT_READY,
+                f"resource {resource.id!r} is {resource.state.value}; its create order can "
+                "only run again while it is creating or erred",
+                resource_id=resource.id,
+                state=resource.state.value,
+            )
         return
-    if outdated:
+    if order.type is not OrderType.UPDATE:
+        return
+    placed_limits = order.old_limits if order.is_limit_change else order.limits
+    if resource.plan_id != order.old_plan_id or resource.limits != placed_limits:
         raise ValidationError(
             ErrorCode.ORDER_OUTDATED,
             f"order {order.id!r} was placed against another plan or other limits than "

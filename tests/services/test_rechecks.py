@@ -134,3 +134,32 @@ def test_open_limit_changes_count_against_the_period_amount(world: World):
         market.order_limit_change(world.owner.id, resources[2].id, {"storage": 100})
     assert caught.value.code is ErrorCode.LIMIT_PERIOD_AMOUNT_EXCEEDED
     assert caught.value.fields["used"] == 1980
+
+
+def test_an_erred_create_order_is_not_retried_once_its_resource_is_ok_again(world: World):
+    offering, plan = world.cloud_offering()
+    world.cloud.then(Outcome.RAISE)
+    erred = world.order(offering_id=offering.id, plan_id=plan.id, limits={"ram": 1024})
+    world.cloud.then(Outcome.LATER)
+    market = world.marketplace
+    market.order_termination(world.owner.id, erred.resource_id)
+    market.resource_deletion_canceled(world.provider_owner.id, erred.resource_id)
+    assert market.get_resource(erred.resource_id).state is ResourceState.OK
+    before = snapshot(world.storage)
+    with pytest.raises(ValidationError) as caught:
+        market.retry_order(world.owner.id, erred.id)
+    assert caught.value.code is ErrorCode.RESOURCE_NOT_READY
+    assert snapshot(world.storage) == before
+
+
+def test_a_retried_plan_switch_does_not_undo_a_newer_limit_change(world: World):
+    vm = world.live_vm()
+    market = world.marketplace
+    large = market.create_plan(world.provider_owner.id, vm.offering_id, "L", "day")
+    world.cloud.then(Outcome.RAISE)
+    erred = market.order_plan_switch(world.owner.id, vm.id, large.id)
+    market.order_limit_change(world.owner.id, vm.id, {"ram": 2048})
+    with pytest.raises(ValidationError) as caught:
+        market.retry_order(world.owner.id, erred.id)
+    assert caught.value.code is ErrorCode.ORDER_OUTDATED
+    assert market.get_resource(vm.id).limits == {"ram": 2048}

@@ -119,8 +119,8 @@ def _succeeded(
         changes["plan_id"] = order.plan_id
         changes["limits"] = order.limits
         changes["cost"] = estimate_cost(plan, offering, order.limits) if plan else None
-        if resource.state is ResourceState.OK:
-            event = None
+    if event is ResourceEvent.SUCCEED and resource.state is ResourceState.OK:
+        event = None  # a synchronous update leaves an ok resource ok
     changes["error_message"] = ""
     change_resource(ctx, resource, event, actor_id, **changes)
     return move_order(ctx, order, OrderEvent.COMPLETE, actor_id, completed_at=ctx.now)
