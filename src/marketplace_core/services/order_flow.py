@@ -28,10 +28,7 @@ from marketplace_core.events import (
     ResourceStateChanged,
 )
 from marketplace_core.notifications import Notification
-from marketplace_core.offerings import (
-    Offering,
-    Plan,
-)
+from marketplace_core.offerings import Offering, Plan
 from marketplace_core.orders import (
     ORDER_LIFECYCLE,
     Order,
@@ -40,10 +37,7 @@ from marketplace_core.orders import (
     OrderType,
     Review,
 )
-from marketplace_core.organizations import (
-    Project,
-    project_has_started,
-)
+from marketplace_core.organizations import Project, project_has_started
 from marketplace_core.plugins.processor import ProcessingRequest
 from marketplace_core.resources import (
     RESOURCE_LIFECYCLE,
@@ -57,10 +51,12 @@ from marketplace_core.users import User
 
 
 def scope_of_project(project: Project) -> Scope:
+    """Where consumer-side permissions are checked: the project, inside its organization."""
     return project_scope(project.id, project.organization_id)
 
 
 def scope_of_offering(offering: Offering) -> Scope:
+    """Where provider-side permissions are checked: the offering, inside its provider."""
     return offering_scope(offering.id, offering.provider_id)
 
 
@@ -138,6 +134,7 @@ def change_resource(
 
 
 def require_state(order: Order, state: OrderState, action: str) -> None:
+    """Refuse ``action`` (a command, not a lifecycle event) on an order not in ``state``."""
     if order.state is not state:
         raise InvalidTransitionError(
             "order",
@@ -250,6 +247,7 @@ def notify_approvers(ctx: Context, order: Order, side: str, scope: Scope) -> Non
 def check_with_processor(
     ctx: Context, order: Order, resource: Resource, offering: Offering, plan: Plan | None
 ) -> None:
+    """Let the plugin's processor refuse the order before anything is stored."""
     processor = ctx.plugins.get(offering.plugin_type).processor
     processor.validate(ProcessingRequest(order, resource, offering, plan))
 
