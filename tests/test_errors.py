@@ -68,48 +68,32 @@ def test_codes_are_unique_snake_case_strings():
     assert all(value == value.lower() and " " not in value for value in values)
 
 
+def _order_from(world: World, offering) -> None:
+    check_orderable(
+        offering,
+        [world.plan],
+        world.marketplace.get_organization(world.consumer.id),
+        world.project.id,
+        provider=world.provider,
+        plugin_registered=True,
+    )
+
+
 def _offering_private_to_provider(world: World):
     world.marketplace.update_offering(
         world.provider_owner.id,
         world.offering.id,
         visibility=PrivateToOrganization(world.provider.id),
     )
-    organization = world.marketplace.get_organization(world.consumer.id)
-    offering = world.marketplace.get_offering(world.offering.id)
-    check_orderable(
-        offering,
-        [world.plan],
-        organization,
-        world.project.id,
-        provider=world.provider,
-        plugin_registered=True,
-    )
+    _order_from(world, world.marketplace.get_offering(world.offering.id))
 
 
 def _draft_offering_ordered(world: World):
-    offering = world.new_offering()
-    organization = world.marketplace.get_organization(world.consumer.id)
-    check_orderable(
-        offering,
-        [world.plan],
-        organization,
-        world.project.id,
-        provider=world.provider,
-        plugin_registered=True,
-    )
+    _order_from(world, world.new_offering())
 
 
 def _offering_without(world: World, **changes) -> None:
-    offering = attrs.evolve(world.offering, **changes)
-    organization = world.marketplace.get_organization(world.consumer.id)
-    check_orderable(
-        offering,
-        [world.plan],
-        organization,
-        world.project.id,
-        provider=world.provider,
-        plugin_registered=True,
-    )
+    _order_from(world, attrs.evolve(world.offering, **changes))
 
 
 def _vm_order(world: World):
