@@ -8,7 +8,7 @@ its processor after the command commits (:mod:`marketplace_core.services.fulfilm
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -26,7 +26,6 @@ from marketplace_core.offerings import (
     Offering,
     Plan,
     check_limits,
-    check_limits_allowed,
     check_orderable,
     check_plan_open,
 )
@@ -81,7 +80,6 @@ def _check_order_limits(
     """The requested limits, once every limit rule passes; the aggregates are computed only
     for the components whose rules need them."""
     limits = dict(require_mapping(raw_limits, "limits"))
-    check_limits_allowed(offering, limits)
     used_in_period: dict[str, int] = {}
     allocated_elsewhere: dict[str, int] = {}
     capped = [
@@ -120,13 +118,18 @@ def _claimed(
     return max(held, requested.get(resource.id, {}).get(component_type, 0))
 
 
+def _open_orders(ctx: Context) -> Iterator[Order]:
+    """Every order that still blocks its resource (pending or executing)."""
+    for state in sorted(OPEN_STATES):
+        yield from ctx.uow.orders.in_state(state)
+
+
 def _requested_limits(ctx: Context, offering_id: str) -> dict[str, Mapping[str, int]]:
     """The limits that open limit-change orders of the offering ask for, by resource: a
     resource claims the larger of what it holds and what it asked for."""
     return {
         order.resource_id: order.limits
-        for state in sorted(OPEN_STATES)
-        for order in ctx.uow.orders.in_state(state)
+        for order in _open_orders(ctx)
         if order.offering_id == offering_id and order.is_limit_change
     }
 
@@ -138,8 +141,7 @@ def _check_capacity(ctx: Context, plan: Plan, resource_id: str | None) -> None:
         return
     switching_in = sum(
         1
-        for state in sorted(OPEN_STATES)
-        for order in ctx.uow.orders.in_state(state)
+        for order in _open_orders(ctx)
         if order.is_plan_switch and order.plan_id == plan.id and order.resource_id != resource_id
     )
     check_plan_capacity(plan, ctx.uow.resources.count_live_on_plan(plan.id) + switching_in)
