@@ -41,7 +41,7 @@ from marketplace_core.services.order_flow import (
     move_order,
     place,
     require_state,
-    scope_of_offering,
+    resource_for_provider,
     scope_of_project,
     termination_order,
     undo_for,
@@ -108,9 +108,9 @@ def set_resource_end_date(
 def schedule_termination(ctx: Context, actor_id: str, resource_id: str, on: date) -> Resource:
     """The provider gives notice: the resource's last day becomes ``on``, at least seven
     days from today. Needs ``resource.set_end_date`` on the offering."""
-    resource = ctx.uow.resources.get(resource_id)
-    offering = ctx.uow.offerings.get(resource.offering_id)
-    actor = ctx.authorize(actor_id, Permission.RESOURCE_SET_END_DATE, scope_of_offering(offering))
+    resource, actor = resource_for_provider(
+        ctx, actor_id, resource_id, Permission.RESOURCE_SET_END_DATE
+    )
     earliest = ctx.today + PROVIDER_NOTICE
     if require_date(on, "on") < earliest:
         raise ValidationError(

@@ -35,7 +35,7 @@ from marketplace_core.services.context import Context
 from marketplace_core.services.order_flow import (
     change_resource,
     move_order,
-    scope_of_offering,
+    resource_for_provider,
     undo_for,
 )
 
@@ -163,9 +163,7 @@ def _report(
 
     A report that was already applied (the order already ended that way) changes nothing.
     """
-    resource = ctx.uow.resources.get(resource_id)
-    offering = ctx.uow.offerings.get(resource.offering_id)
-    actor = ctx.authorize(actor_id, Permission.ORDER_FULFIL, scope_of_offering(offering))
+    resource, actor = resource_for_provider(ctx, actor_id, resource_id, Permission.ORDER_FULFIL)
     orders = [o for o in ctx.uow.orders.for_resource(resource.id) if o.type is order_type]
     executing = [o for o in orders if o.state is OrderState.EXECUTING]
     if not executing:
@@ -266,9 +264,7 @@ def resource_erred_on_backend(
     only an ok resource can be reported broken (use the failure callbacks for work in
     progress).
     """
-    resource = ctx.uow.resources.get(resource_id)
-    offering = ctx.uow.offerings.get(resource.offering_id)
-    actor = ctx.authorize(actor_id, Permission.ORDER_FULFIL, scope_of_offering(offering))
+    resource, actor = resource_for_provider(ctx, actor_id, resource_id, Permission.ORDER_FULFIL)
     message = require_string(message, "message")
     if resource.state is ResourceState.ERRED and resource.error_message == message:
         return resource

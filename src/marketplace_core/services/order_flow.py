@@ -60,6 +60,15 @@ def scope_of_offering(offering: Offering) -> Scope:
     return offering_scope(offering.id, offering.provider_id)
 
 
+def resource_for_provider(
+    ctx: Context, actor_id: str, resource_id: str, permission: Permission
+) -> tuple[Resource, User]:
+    """A resource, and the actor once known to hold ``permission`` on its offering."""
+    resource = ctx.uow.resources.get(resource_id)
+    offering = ctx.uow.offerings.get(resource.offering_id)
+    return resource, ctx.authorize(actor_id, permission, scope_of_offering(offering))
+
+
 def transition(
     ctx: Context, order: Order, event: OrderEvent, actor_id: str | None, **changes: Any
 ) -> dict[str, Any]:
