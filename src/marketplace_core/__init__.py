@@ -7,6 +7,16 @@ their storage and backends through the ports in :mod:`marketplace_core.ports`; t
 """
 
 from marketplace_core.adapters.memory import EventLog, InMemoryStorage, RecordingNotifier
+from marketplace_core.billing import (
+    Credit,
+    Invoice,
+    InvoiceItem,
+    InvoiceState,
+    InvoiceTotals,
+    ItemKind,
+    Rounding,
+    UsageReport,
+)
 from marketplace_core.clocks import FixedClock, SystemClock
 from marketplace_core.errors import (
     ConflictError,
@@ -20,7 +30,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.ids import SequentialIdGenerator, UuidGenerator
-from marketplace_core.marketplace import DueJobsReport, Marketplace
+from marketplace_core.marketplace import BillingReport, DueJobsReport, Marketplace
 from marketplace_core.offerings import (
     BillingType,
     Category,
@@ -49,16 +59,19 @@ from marketplace_core.plugins import (
 )
 from marketplace_core.resources import Resource, ResourceState
 from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role, RoleGrant, Scope
+from marketplace_core.services.usage import UsageLine
 from marketplace_core.users import User
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ROLE_PERMISSIONS",
+    "BillingReport",
     "BillingType",
     "Category",
     "Completed",
     "ConflictError",
+    "Credit",
     "DueJobsReport",
     "ErrorCode",
     "EventLog",
@@ -66,6 +79,11 @@ __all__ = [
     "InMemoryStorage",
     "InProgress",
     "InvalidTransitionError",
+    "Invoice",
+    "InvoiceItem",
+    "InvoiceState",
+    "InvoiceTotals",
+    "ItemKind",
     "LimitPeriod",
     "LimitedTo",
     "Marketplace",
@@ -99,11 +117,14 @@ __all__ = [
     "Review",
     "Role",
     "RoleGrant",
+    "Rounding",
     "Scope",
     "SequentialIdGenerator",
     "ServiceProvider",
     "Shared",
     "SystemClock",
+    "UsageLine",
+    "UsageReport",
     "User",
     "UuidGenerator",
     "ValidationError",

@@ -70,6 +70,14 @@ class ErrorCode(enum.StrEnum):
     LIMIT_NOT_BOOLEAN = "limit_not_boolean"
     LIMIT_PERIOD_AMOUNT_EXCEEDED = "limit_period_amount_exceeded"
     OFFERING_LIMIT_CAP_EXCEEDED = "offering_limit_cap_exceeded"
+    # Billing.
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    COMPONENT_NOT_REPORTABLE = "component_not_reportable"
+    RESOURCE_NOT_REPORTABLE = "resource_not_reportable"
+    PERIOD_OUTSIDE_LIVE_TIME = "period_outside_live_time"
+    PERIOD_CLOSED = "period_closed"
+    USAGE_CAP_EXCEEDED = "usage_cap_exceeded"
+    USAGE_BELOW_BILLED = "usage_below_billed"
 
 
 class MarketplaceError(Exception):

@@ -338,3 +338,86 @@ class ResourceEndDateSet(DomainEvent):
 
     resource_id: str
     end_date: date | None
+
+
+# --------------------------------------------------------------------------- billing
+
+
+@attrs.frozen(kw_only=True)
+class TaxPercentSet(DomainEvent):
+    """An organization's tax percentage (copied onto its new invoices) was set."""
+
+    organization_id: str
+    tax_percent: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class PlanFuturePricesApplied(DomainEvent):
+    """A plan's scheduled prices became its current prices at the start of a month."""
+
+    plan_id: str
+    month: date
+
+
+@attrs.frozen(kw_only=True)
+class UsageReported(DomainEvent):
+    """A usage report was accepted: ``amount`` is the month-to-date total."""
+
+    report_id: str
+    resource_id: str
+    component_type: str
+    month: date
+    amount: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceOpened(DomainEvent):
+    """An organization's invoice for a month was opened (pending)."""
+
+    invoice_id: str
+    organization_id: str
+    month: date
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceItemWritten(DomainEvent):
+    """An invoice item was added or changed; ``price_change`` is what it added to its
+    invoice (negative when a closed item shrank or a refund was written)."""
+
+    item_id: str
+    invoice_id: str
+    resource_id: str
+    kind: str
+    price: Decimal
+    price_change: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceStateChanged(DomainEvent):
+    """An invoice was issued, paid or canceled."""
+
+    invoice_id: str
+    event: str
+    source: str
+    target: str
+    total: Decimal | None
+
+
+@attrs.frozen(kw_only=True)
+class CreditSet(DomainEvent):
+    """An organization or project credit was set to ``balance``."""
+
+    credit_id: str
+    organization_id: str
+    project_id: str | None
+    balance: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class CreditApplied(DomainEvent):
+    """A credit paid ``amount`` of an invoice when it was issued."""
+
+    credit_id: str
+    invoice_id: str
+    amount: Decimal
+    balance: Decimal

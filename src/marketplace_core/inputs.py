@@ -116,3 +116,10 @@ class Unset(enum.Enum):
 
 UNSET = Unset.UNSET
 """Marks an optional command argument the caller did not pass ("leave as it is")."""
+
+
+def require_month(value: object, field: str) -> date:
+    """A billing month: a ``datetime.date`` on the first day of its month."""
+    if isinstance(value, datetime) or not isinstance(value, date) or value.day != 1:
+        raise _refuse(field, value, "a datetime.date on the first day of a month")
+    return value

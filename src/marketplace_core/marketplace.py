@@ -14,12 +14,14 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import attrs
 
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.authorization import RoleAuthorizer
+from marketplace_core.billing.quantities import DEFAULT_ROUNDING, Rounding
 from marketplace_core.clocks import SystemClock
 from marketplace_core.errors import ConflictError, ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import RecordedEvent
@@ -32,8 +34,10 @@ from marketplace_core.services import (
     catalogue,
     due_jobs,
     fulfilment,
+    invoicing,
     orders,
     organizations,
+    usage,
     users,
 )
 from marketplace_core.services.context import Context
@@ -81,6 +85,20 @@ class _Command(Generic[P, R]):
 
 
 @attrs.frozen
+class BillingReport:
+    """What :meth:`Marketplace.run_billing` did."""
+
+    month: date
+    """The month billed (its first day)."""
+    plans_repriced: tuple[str, ...]
+    """The plans whose scheduled prices became current."""
+    organizations: tuple[str, ...]
+    """The organizations billed."""
+    issued: tuple[str, ...]
+    """The invoices of earlier months issued."""
+
+
+@attrs.frozen
 class DueJobsReport:
     """What :meth:`Marketplace.run_due_jobs` did."""
 
@@ -116,6 +134,7 @@ class Marketplace:
         event_sink: EventSink | None = None,
         notifier: Notifier | None = None,
         process_immediately: bool = True,
+        rounding: Rounding = DEFAULT_ROUNDING,
     ) -> None:
         self.storage: Storage = storage if storage is not None else InMemoryStorage()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -126,6 +145,14 @@ class Marketplace:
         self._event_sink = event_sink
         self._notifier = notifier
         self.process_immediately = process_immediately
+        if not isinstance(rounding, Rounding):
+            raise ValidationError(
+                ErrorCode.INVALID_VALUE,
+                f"rounding must be a Rounding, got {rounding!r}",
+                field="rounding",
+                value=repr(rounding),
+            )
+        self.rounding = rounding
 
     def _run(
         self, handler: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
@@ -138,6 +165,7 @@ class Marketplace:
                 authorizer=self._authorizer
                 or RoleAuthorizer(uow.role_grants, self._role_permissions),
                 plugins=self.plugins,
+                rounding=self.rounding,
             )
             result = handler(context, *args, **kwargs)
             if self.process_immediately:
@@ -195,6 +223,29 @@ class Marketplace:
             except MarketplaceError as error:
                 skipped.append((order_id, str(error.code)))
         return DueJobsReport(tuple(terminations), tuple(released), tuple(skipped))
+
+    def run_billing(self, month: date | None = None) -> BillingReport:
+        """The monthly billing run, as the system, for ``month`` (its first day; default:
+        the current month).
+
+        Makes scheduled plan prices current, opens the month's items of every billed
+        resource, and issues every pending invoice of an earlier month (applying credits).
+        Each organization is billed in its own unit of work; running it again finishes an
+        interrupted run and otherwise changes nothing. Months already closed are refused.
+        """
+        repriced = self._run(invoicing.apply_scheduled_prices, month)
+        work = self._run(invoicing.find_billing_work, month)
+        issued: list[str] = []
+        for organization_id, resource_ids in work.organizations:
+            issued += self._run(
+                invoicing.bill_organization, organization_id, resource_ids, work.month
+            )
+        return BillingReport(
+            work.month,
+            tuple(repriced),
+            tuple(organization for organization, _ in work.organizations),
+            tuple(issued),
+        )
 
     def events(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:
         """Committed events with ``position > after``, in commit order (the outbox)."""
@@ -279,3 +330,20 @@ class Marketplace:
     list_project_orders = _Command(orders.list_project_orders)
     get_resource = _Command(orders.get_resource)
     list_resources = _Command(orders.list_resources)
+
+    # Usage and billing.
+    report_usage = _Command(usage.report_usage)
+    report_usages = _Command(usage.report_usages)
+    set_tax_percent = _Command(invoicing.set_tax_percent)
+    set_credit = _Command(invoicing.set_credit)
+    mark_invoice_paid = _Command(invoicing.mark_invoice_paid)
+    cancel_invoice = _Command(invoicing.cancel_invoice)
+    list_usage_reports = _Command(usage.list_usage_reports)
+    current_usage = _Command(usage.current_usage)
+    get_invoice = _Command(invoicing.get_invoice)
+    find_invoice = _Command(invoicing.find_invoice)
+    list_invoices = _Command(invoicing.list_invoices)
+    list_invoice_items = _Command(invoicing.list_invoice_items)
+    list_resource_items = _Command(invoicing.list_resource_items)
+    get_invoice_totals = _Command(invoicing.get_invoice_totals)
+    list_credits = _Command(invoicing.list_credits)

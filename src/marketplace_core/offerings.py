@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -493,7 +493,7 @@ class Plan:
     fixed components to the quantity included (missing: 1); the fixed charge is price ×
     amount. ``max_amount`` caps the live resources on the plan. An ``archived`` plan takes no
     new resources and no switches. ``future_prices``, when set, replace the current prices
-    of the components they list at the start of the next billing month.
+    of the components they list from the billing month ``future_prices_from`` on.
     """
 
     id: str
@@ -506,6 +506,7 @@ class Plan:
     future_prices: Mapping[str, Decimal] | None = attrs.field(
         default=None, converter=_frozen_future_prices
     )
+    future_prices_from: date | None = None
     max_amount: int | None = None
     archived: bool = False
     description: str = ""
@@ -555,7 +556,12 @@ def apply_future_prices(plan: Plan) -> Plan:
     """
     if plan.future_prices is None:
         return plan
-    return attrs.evolve(plan, prices={**plan.prices, **plan.future_prices}, future_prices=None)
+    return attrs.evolve(
+        plan,
+        prices={**plan.prices, **plan.future_prices},
+        future_prices=None,
+        future_prices_from=None,
+    )
 
 
 # --------------------------------------------------------------------------- limits

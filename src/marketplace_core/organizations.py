@@ -11,6 +11,7 @@ through that day and has ended from the next day on.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 import attrs
 
@@ -32,12 +33,14 @@ class Organization:
     """A customer organization; one registered as a service provider also sells offerings.
 
     A ``blocked`` organization may not order or publish; an ``archived`` one is read-only.
+    ``tax_percent`` (0-100) is copied onto each invoice when it is opened.
     """
 
     id: str
     name: str
     created_at: datetime
     group_id: str | None = None
+    tax_percent: Decimal = Decimal(0)
     blocked: bool = False
     archived: bool = False
     version: int = 0

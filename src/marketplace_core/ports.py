@@ -14,10 +14,14 @@ update must present the version it was read at and is stored one higher.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from marketplace_core.billing.credits import Credit
+from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.items import InvoiceItem
+from marketplace_core.billing.usage import UsageReport
 from marketplace_core.events import DomainEvent, RecordedEvent
 from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
@@ -232,6 +236,54 @@ class OrderRepository(Repository[Order], Protocol):
         ...
 
 
+class InvoiceRepository(Repository[Invoice], Protocol):
+    """Invoices: at most one per organization and month."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Invoice]:
+        """The invoices of one organization, oldest first."""
+        ...
+
+    def find_for_month(self, organization_id: str, month: date) -> Invoice | None:
+        """The organization's invoice for ``month`` (its first day), or ``None``."""
+        ...
+
+    def in_state(self, state: InvoiceState) -> Sequence[Invoice]:
+        """The invoices in ``state``, oldest first."""
+        ...
+
+
+class InvoiceItemRepository(Repository[InvoiceItem], Protocol):
+    """Invoice items."""
+
+    def for_invoice(self, invoice_id: str) -> Sequence[InvoiceItem]:
+        """The items of one invoice, oldest first."""
+        ...
+
+    def for_resource(self, resource_id: str, month: date | None = None) -> Sequence[InvoiceItem]:
+        """The items of one resource, oldest first: all of them, or those of one ``month``."""
+        ...
+
+
+class UsageReportRepository(Repository[UsageReport], Protocol):
+    """Accepted usage reports."""
+
+    def find_by_key(self, idempotency_key: str) -> UsageReport | None:
+        """The report accepted with this idempotency key, or ``None``."""
+        ...
+
+    def for_component(self, resource_id: str, component_type: str) -> Sequence[UsageReport]:
+        """The reports of one component of one resource, oldest first."""
+        ...
+
+
+class CreditRepository(Repository[Credit], Protocol):
+    """Organization and project credits."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Credit]:
+        """The credits of one organization and its projects, oldest first."""
+        ...
+
+
 class Outbox(Protocol):
     """The committed events, in commit order."""
 
@@ -279,6 +331,18 @@ class UnitOfWork(Protocol):
 
     @property
     def orders(self) -> OrderRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def invoice_items(self) -> InvoiceItemRepository: ...
+
+    @property
+    def usage_reports(self) -> UsageReportRepository: ...
+
+    @property
+    def credits(self) -> CreditRepository: ...
 
     @property
     def outbox(self) -> Outbox: ...

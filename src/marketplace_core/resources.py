@@ -83,6 +83,8 @@ class Resource:
     it from the next day on; ``end_date_by_provider`` marks a provider's notice, which the
     consumer may bring forward but not lift.
     ``error_message`` holds the last backend error, also after a failed termination.
+    ``activated_at`` is when it first became ok: billing runs from then until
+    ``terminated_at``.
     """
 
     id: str
@@ -101,6 +103,7 @@ class Resource:
     end_date_requested_by: str | None = None
     end_date_by_provider: bool = False
     error_message: str = ""
+    activated_at: datetime | None = None
     terminated_at: datetime | None = None
     version: int = 0
 

@@ -77,6 +77,7 @@ class Permission(enum.StrEnum):
     CATEGORY_MANAGE = "category.manage"
     PROVIDER_REGISTER = "provider.register"
     OFFERING_ACTIVATE = "offering.activate"
+    BILLING_MANAGE = "billing.manage"
     # Organization, project and offering administration.
     ORGANIZATION_UPDATE = "organization.update"
     ROLE_MANAGE = "role.manage"

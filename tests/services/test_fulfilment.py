@@ -146,7 +146,11 @@ def test_a_termination_done_at_once_terminates_the_resource(world: World):
 def test_processing_is_announced_after_the_placement_in_commit_order(world: World):
     before = len(world.events.events)
     order_vm(world)
-    tail = [recorded.event for recorded in world.events.events[before:]]
+    tail = [
+        recorded.event
+        for recorded in world.events.events[before:]
+        if not recorded.event.event_type.startswith("Invoice")  # billing has its own tests
+    ]
     assert [event.event_type for event in tail][-8:] == [
         "ResourceCreated",
         "OrderPlaced",

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from datetime import date
 from functools import cached_property
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from marketplace_core.billing.credits import Credit
+from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.items import InvoiceItem
+from marketplace_core.billing.usage import UsageReport
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.events import DomainEvent, RecordedEvent
 from marketplace_core.frozen import replace
@@ -331,6 +336,58 @@ class InMemoryOrderRepository(InMemoryRepository[Order]):
         return orders if limit is None else orders[:limit]
 
 
+class InMemoryInvoiceRepository(InMemoryRepository[Invoice]):
+    """Invoices, indexed by organization, month and state."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Invoice]:
+        """The invoices of one organization."""
+        return self._by("organization_id", organization_id)
+
+    def find_for_month(self, organization_id: str, month: date) -> Invoice | None:
+        """The organization's invoice for ``month``, or ``None``."""
+        found = self._by("month", (organization_id, month))
+        return found[0] if found else None
+
+    def in_state(self, state: InvoiceState) -> Sequence[Invoice]:
+        """The invoices in ``state``."""
+        return self._by("state", state)
+
+
+class InMemoryInvoiceItemRepository(InMemoryRepository[InvoiceItem]):
+    """Invoice items, indexed by invoice, by resource and by resource and month."""
+
+    def for_invoice(self, invoice_id: str) -> Sequence[InvoiceItem]:
+        """The items of one invoice."""
+        return self._by("invoice_id", invoice_id)
+
+    def for_resource(self, resource_id: str, month: date | None = None) -> Sequence[InvoiceItem]:
+        """The items of one resource, or of one resource in one month."""
+        if month is None:
+            return self._by("resource_id", resource_id)
+        return self._by("resource_month", (resource_id, month))
+
+
+class InMemoryUsageReportRepository(InMemoryRepository[UsageReport]):
+    """Usage reports, indexed by idempotency key and by resource component."""
+
+    def find_by_key(self, idempotency_key: str) -> UsageReport | None:
+        """The report accepted with this key, or ``None``."""
+        found = self._by("idempotency_key", idempotency_key)
+        return found[0] if found else None
+
+    def for_component(self, resource_id: str, component_type: str) -> Sequence[UsageReport]:
+        """The reports of one component of one resource."""
+        return self._by("component", (resource_id, component_type))
+
+
+class InMemoryCreditRepository(InMemoryRepository[Credit]):
+    """Credits, indexed by organization."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Credit]:
+        """The credits of one organization and its projects."""
+        return self._by("organization_id", organization_id)
+
+
 class InMemoryOutbox:
     """The committed events of an in-memory storage."""
 
@@ -381,6 +438,30 @@ class InMemoryStorage:
                     "state": _attr("state"),
                 },
             ),
+            "invoices": _Table(
+                "invoice",
+                {
+                    "organization_id": _attr("organization_id"),
+                    "month": lambda invoice: (invoice.organization_id, invoice.month),
+                    "state": _attr("state"),
+                },
+            ),
+            "invoice_items": _Table(
+                "invoice item",
+                {
+                    "invoice_id": _attr("invoice_id"),
+                    "resource_id": _attr("resource_id"),
+                    "resource_month": lambda item: (item.resource_id, item.month),
+                },
+            ),
+            "usage_reports": _Table(
+                "usage report",
+                {
+                    "idempotency_key": _attr("idempotency_key"),
+                    "component": lambda report: (report.resource_id, report.component_type),
+                },
+            ),
+            "credits": _Table("credit", {"organization_id": _attr("organization_id")}),
         }
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
@@ -484,6 +565,26 @@ class InMemoryUnitOfWork:
     def orders(self) -> InMemoryOrderRepository:
         """Orders."""
         return self._repository("orders", InMemoryOrderRepository)
+
+    @cached_property
+    def invoices(self) -> InMemoryInvoiceRepository:
+        """Invoices."""
+        return self._repository("invoices", InMemoryInvoiceRepository)
+
+    @cached_property
+    def invoice_items(self) -> InMemoryInvoiceItemRepository:
+        """Invoice items."""
+        return self._repository("invoice_items", InMemoryInvoiceItemRepository)
+
+    @cached_property
+    def usage_reports(self) -> InMemoryUsageReportRepository:
+        """Usage reports."""
+        return self._repository("usage_reports", InMemoryUsageReportRepository)
+
+    @cached_property
+    def credits(self) -> InMemoryCreditRepository:
+        """Credits."""
+        return self._repository("credits", InMemoryCreditRepository)
 
     @property
     def outbox(self) -> InMemoryOutbox:

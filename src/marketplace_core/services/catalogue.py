@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from marketplace_core.billing.calendar import add_months, month_of
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import (
     CategoryCreated,
@@ -616,7 +617,11 @@ def schedule_plan_prices(
     """
     plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     parsed = _parse_prices(offering, prices, "prices")
-    plan = ctx.uow.plans.update(attrs.evolve(plan, future_prices=parsed))
+    plan = ctx.uow.plans.update(
+        attrs.evolve(
+            plan, future_prices=parsed, future_prices_from=add_months(month_of(ctx.today), 1)
+        )
+    )
     ctx.uow.emit(
         PlanFuturePricesScheduled(
             occurred_at=ctx.now, actor_id=actor_id, plan_id=plan.id, prices=parsed

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import attrs
 
 from marketplace_core.authorization import require_permission
+from marketplace_core.billing.quantities import DEFAULT_ROUNDING, Rounding
 from marketplace_core.notifications import Notification
 from marketplace_core.plugins import PluginRegistry
 from marketplace_core.ports import Authorizer, IdGenerator, UnitOfWork
@@ -35,6 +36,8 @@ class Context:
     ids: IdGenerator
     authorizer: Authorizer
     plugins: PluginRegistry
+    rounding: Rounding = DEFAULT_ROUNDING
+    """How invoice amounts are rounded."""
     to_process: list[str] = attrs.field(factory=list)
     """Orders that reached ``executing``: handed to their processors before the commit."""
     notifications: list[Notification] = attrs.field(factory=list)

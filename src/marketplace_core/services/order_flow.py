@@ -46,6 +46,7 @@ from marketplace_core.resources import (
     ResourceState,
 )
 from marketplace_core.roles import Permission, Scope, offering_scope, project_scope
+from marketplace_core.services.charging import on_resource_changed
 from marketplace_core.services.context import Context
 from marketplace_core.users import User
 
@@ -108,13 +109,17 @@ def change_resource(
     actor_id: str | None,
     **changes: Any,
 ) -> Resource:
-    """Store the resource after ``event`` (if any) with ``changes``; emit what changed."""
+    """Store the resource after ``event`` (if any) with ``changes``; emit what changed, and
+    bill it (a resource that becomes ok for the first time is activated now)."""
     changed = {key for key, value in changes.items() if getattr(resource, key) != value}
     if event is None and not changed:
         return resource
     if event is not None:
         changes["state"] = RESOURCE_LIFECYCLE.target(resource.state, event, resource.id)
+        if changes["state"] is ResourceState.OK and resource.activated_at is None:
+            changes["activated_at"] = ctx.now
     stored = ctx.uow.resources.update(attrs.evolve(resource, **changes))
+    on_resource_changed(ctx, resource, stored)
     if event is not None:
         ctx.uow.emit(
             ResourceStateChanged(

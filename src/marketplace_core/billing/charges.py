@@ -1,0 +1,323 @@
+"""Building invoice items from a resource, its plan and the moment something happened.
+
+These are pure functions: :class:`Charging` carries what every item of one resource in one
+month shares, and each function returns new or closed items for the service layer to store.
+The rules they implement are written out in ``docs/billing.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from marketplace_core.billing.calendar import (
+    SLOT_OF_UNIT,
+    Boundary,
+    Slot,
+    align,
+    limit_period_bounds,
+    midnight,
+    month_end,
+)
+from marketplace_core.billing.items import InvoiceItem, ItemKind
+from marketplace_core.billing.quantities import (
+    Rounding,
+    clean_quantity,
+    unit_quantity,
+    whole_days,
+)
+from marketplace_core.frozen import EMPTY_JSON, FrozenMap
+from marketplace_core.offerings import (
+    BillingType,
+    LimitPeriod,
+    Offering,
+    OfferingComponent,
+    Plan,
+    PlanUnit,
+)
+from marketplace_core.resources import Resource
+
+PERIOD_LIMITS = frozenset({LimitPeriod.QUARTER, LimitPeriod.ANNUAL})
+"""Limit periods billed up front for the whole period rather than slot by slot."""
+
+
+def effective_prices(plan: Plan, month: date) -> Mapping[str, Decimal]:
+    """The plan's prices in ``month``: scheduled future prices count from their month on."""
+    if (
+        plan.future_prices is not None
+        and plan.future_prices_from is not None
+        and month >= plan.future_prices_from
+    ):
+        return {**plan.prices, **plan.future_prices}
+    return plan.prices
+
+
+def limit_period_of(component: OfferingComponent) -> LimitPeriod:
+    """How a limit component is billed: per month unless its period says otherwise."""
+    return component.limit_period or LimitPeriod.MONTH
+
+
+def is_time_based(component: OfferingComponent) -> bool:
+    """Whether a component is billed slot by slot over the resource's live time."""
+    if component.billing_type is BillingType.FIXED:
+        return True
+    return (
+        component.billing_type is BillingType.LIMIT
+        and limit_period_of(component) is LimitPeriod.MONTH
+    )
+
+
+@attrs.frozen
+class Charging:
+    """What the items of one resource in one month share.
+
+    ``new_id`` makes item ids. ``plan`` is the plan the items bill (``None``: no charges).
+    """
+
+    resource: Resource
+    organization_id: str
+    offering: Offering
+    plan: Plan | None
+    month: date
+    invoice_id: str
+    rounding: Rounding
+    new_id: Callable[[], str]
+
+    @property
+    def prices(self) -> Mapping[str, Decimal]:
+        """The plan's prices in this month (none without a plan)."""
+        return effective_prices(self.plan, self.month) if self.plan is not None else {}
+
+    def item(
+        self,
+        component: OfferingComponent,
+        kind: ItemKind,
+        *,
+        unit: PlanUnit,
+        unit_price: Decimal,
+        quantity: Decimal,
+        start: datetime,
+        end: datetime,
+        billed_from: datetime | None = None,
+        billed_to: datetime | None = None,
+        open: bool = False,
+        details: Mapping[str, Any] = EMPTY_JSON,
+    ) -> InvoiceItem:
+        """A new item of this resource in this month, priced by the rounding rule."""
+        quantity = clean_quantity(quantity)
+        plan = self.plan
+        if kind is ItemKind.USAGE:
+            name = f"{self.resource.name} / {component.name}"
+        else:
+            plan_name = plan.name if plan is not None else "no plan"
+            name = f"{self.resource.name} ({self.offering.name} / {plan_name}) / {component.name}"
+        return InvoiceItem(
+            id=self.new_id(),
+            invoice_id=self.invoice_id,
+            organization_id=self.organization_id,
+            project_id=self.resource.project_id,
+            resource_id=self.resource.id,
+            offering_id=self.offering.id,
+            plan_id=plan.id if plan is not None else None,
+            component_type=component.type,
+            kind=kind,
+            name=name,
+            month=self.month,
+            unit=unit,
+            unit_price=unit_price,
+            quantity=quantity,
+            price=self.rounding.price(unit_price, quantity),
+            start=start,
+            end=end,
+            billed_from=start if billed_from is None else billed_from,
+            billed_to=end if billed_to is None else billed_to,
+            open=open,
+            details=details,
+        )
+
+    @staticmethod
+    def limit_units(component: OfferingComponent, limit: int) -> Decimal:
+        """A limit in the component's price unit (the limit ÷ the component's factor)."""
+        return clean_quantity(Decimal(limit) / component.factor)
+
+    # ------------------------------------------------------------------ slot by slot
+
+    def time_items(self, start: datetime, boundary: Boundary) -> list[InvoiceItem]:
+        """Open items for every priced fixed component and every set monthly limit, from
+        ``start`` to the end of the month."""
+        items = []
+        for component in self.offering.components:
+            if is_time_based(component):
+                item = self.time_item(component, start, boundary)
+                if item is not None:
+                    items.append(item)
+        return items
+
+    def time_item(
+        self, component: OfferingComponent, start: datetime, boundary: Boundary
+    ) -> InvoiceItem | None:
+        """An open item for one fixed or monthly limit component from ``start`` (``None``
+        when it costs nothing: unpriced, or a limit not set or zero)."""
+        plan = self.plan
+        price = self.prices.get(component.type)
+        if plan is None or not price:
+            return None
+        if component.billing_type is BillingType.FIXED:
+            unit_price = price * plan.amount_of(component.type)
+            details: Mapping[str, Any] = EMPTY_JSON
+        else:
+            limit = self.resource.limits.get(component.type, 0)
+            if limit <= 0:
+                return None
+            unit_price = price
+            details = FrozenMap({"limit": limit, "factor": component.factor})
+        end = month_end(self.month)
+        billed_from = align(start, SLOT_OF_UNIT[plan.unit], boundary)
+        return self.item(
+            component,
+            ItemKind(component.billing_type.value),
+            unit=plan.unit,
+            unit_price=unit_price,
+            quantity=_time_quantity(
+                plan.unit, self.month, billed_from, end, details, self.rounding
+            ),
+            start=start,
+            end=end,
+            billed_from=billed_from,
+            billed_to=end,
+            open=True,
+            details=details,
+        )
+
+    # ------------------------------------------------------------------ once
+
+    def one_off_items(self, billing_type: BillingType, at: datetime) -> list[InvoiceItem]:
+        """One item per priced component of ``billing_type`` (one-time or on-plan-switch)."""
+        kind = ItemKind(billing_type.value)
+        return [
+            self.item(
+                component,
+                kind,
+                unit=PlanUnit.QUANTITY,
+                unit_price=self.prices[component.type],
+                quantity=Decimal(1),
+                start=at,
+                end=at,
+            )
+            for component in self.offering.components
+            if component.billing_type is billing_type and self.prices.get(component.type)
+        ]
+
+    def total_limit_item(
+        self, component: OfferingComponent, units: Decimal, at: datetime, limit: int
+    ) -> InvoiceItem | None:
+        """A line for ``units`` more (negative: fewer) of a ``total`` limit, at its price."""
+        price = self.prices.get(component.type)
+        if not price or not units:
+            return None
+        sign = 1 if units > 0 else -1
+        return self.item(
+            component,
+            ItemKind.LIMIT,
+            unit=PlanUnit.QUANTITY,
+            unit_price=price * sign,
+            quantity=abs(units),
+            start=at,
+            end=at,
+            details=FrozenMap({"limit": limit, "limit_period": LimitPeriod.TOTAL.value}),
+        )
+
+    def period_item(
+        self,
+        component: OfferingComponent,
+        limit: int,
+        start: datetime,
+        boundary: Boundary,
+        *,
+        refund: bool = False,
+    ) -> InvoiceItem | None:
+        """The charge (or with ``refund``, the refund) of a quarter or annual ``limit`` for
+        the rest of its period from ``start``: the period price × limit × the share of the
+        period's days left. ``None`` when there is nothing to charge."""
+        price = self.prices.get(component.type)
+        if not price or limit <= 0:
+            return None
+        first, end_month = limit_period_bounds(limit_period_of(component), self.month)
+        period_start, period_end = midnight(first), midnight(end_month)
+        billed_from = max(align(start, Slot.DAY, boundary), period_start)
+        if billed_from >= period_end:
+            return None
+        share = self.rounding.fraction(
+            whole_days(billed_from, period_end), whole_days(period_start, period_end)
+        )
+        return self.item(
+            component,
+            ItemKind.LIMIT,
+            unit=PlanUnit.QUANTITY,
+            unit_price=-price if refund else price,
+            quantity=self.limit_units(component, limit) * share,
+            start=start,
+            end=period_end,
+            billed_from=billed_from,
+            billed_to=period_end,
+            details=FrozenMap(
+                {
+                    "limit": limit,
+                    "factor": component.factor,
+                    "limit_period": limit_period_of(component).value,
+                    "period_start": first.isoformat(),
+                    "period_end": end_month.isoformat(),
+                }
+            ),
+        )
+
+
+def _time_quantity(
+    unit: PlanUnit,
+    month: date,
+    billed_from: datetime,
+    billed_to: datetime,
+    details: Mapping[str, Any],
+    rounding: Rounding,
+) -> Decimal:
+    quantity = unit_quantity(unit, month, billed_from, billed_to, rounding)
+    if "limit" in details:
+        units: Decimal = Decimal(details["limit"]) / details["factor"] * quantity
+        return units
+    return quantity
+
+
+def close_item(
+    item: InvoiceItem, end: datetime, boundary: Boundary, rounding: Rounding
+) -> InvoiceItem:
+    """An open slot-by-slot item cut at ``end``: it stops following the resource, and bills
+    its slots up to where ``boundary`` puts the change."""
+    billed_to = max(align(end, SLOT_OF_UNIT[item.unit], boundary), item.billed_from)
+    quantity = clean_quantity(
+        _time_quantity(item.unit, item.month, item.billed_from, billed_to, item.details, rounding)
+    )
+    return attrs.evolve(
+        item,
+        end=max(end, item.start),
+        billed_to=billed_to,
+        quantity=quantity,
+        price=rounding.price(item.unit_price, quantity),
+        open=False,
+    )
+
+
+def billed_total_units(items: Iterable[InvoiceItem], component_type: str) -> Decimal:
+    """The units of a ``total`` limit billed so far: charges minus refunds."""
+    units = Decimal(0)
+    for item in items:
+        if (
+            item.kind is ItemKind.LIMIT
+            and item.component_type == component_type
+            and item.details.get("limit_period") == LimitPeriod.TOTAL.value
+        ):
+            units += item.quantity if item.unit_price > 0 else -item.quantity
+    return units

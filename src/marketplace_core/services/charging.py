@@ -1,0 +1,350 @@
+"""Writing invoice items as a resource lives: activation, plan switches, limit changes,
+termination, usage, and the months in between.
+
+:func:`on_resource_changed` is called by the order flow whenever a resource is stored, so
+every change of a billed resource reaches billing in the same unit of work. A month's items
+of a resource are opened by whatever touches the resource first in that month (an event or
+the billing run), always from the start of the month, so the order in which they run does
+not matter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import attrs
+
+from marketplace_core.billing.calendar import (
+    Boundary,
+    add_months,
+    limit_period_bounds,
+    month_end,
+    month_of,
+    month_start,
+)
+from marketplace_core.billing.charges import (
+    PERIOD_LIMITS,
+    Charging,
+    billed_total_units,
+    close_item,
+    limit_period_of,
+)
+from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKind
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.events import InvoiceItemWritten, InvoiceOpened
+from marketplace_core.money import ZERO
+from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
+from marketplace_core.resources import Resource, ResourceState
+from marketplace_core.services.context import Context
+
+
+def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
+    """The organization's pending invoice for ``month``, opened if it has none yet.
+
+    Refuses (``period_closed``) when the month's invoice was already issued.
+    """
+    invoice = ctx.uow.invoices.find_for_month(organization_id, month)
+    if invoice is None:
+        organization = ctx.uow.organizations.get(organization_id)
+        invoice = ctx.uow.invoices.add(
+            Invoice(
+                id=ctx.ids.new_id("invoice"),
+                organization_id=organization_id,
+                month=month,
+                created_at=ctx.now,
+                tax_percent=organization.tax_percent,
+            )
+        )
+        ctx.uow.emit(
+            InvoiceOpened(
+                occurred_at=ctx.now,
+                actor_id=None,
+                invoice_id=invoice.id,
+                organization_id=organization_id,
+                month=month,
+            )
+        )
+    elif invoice.state is not InvoiceState.PENDING:
+        raise ValidationError(
+            ErrorCode.PERIOD_CLOSED,
+            f"the invoice of organization {organization_id!r} for {month:%Y-%m} is "
+            f"{invoice.state.value}; its month is closed to new charges",
+            organization_id=organization_id,
+            month=month.isoformat(),
+        )
+    return invoice
+
+
+def charging(ctx: Context, resource: Resource, month: date, plan_id: str | None) -> Charging:
+    """What the items of ``resource`` in ``month`` on plan ``plan_id`` share."""
+    organization_id = ctx.uow.projects.get(resource.project_id).organization_id
+    return Charging(
+        resource=resource,
+        organization_id=organization_id,
+        offering=ctx.uow.offerings.get(resource.offering_id),
+        plan=ctx.uow.plans.get(plan_id) if plan_id is not None else None,
+        month=month,
+        invoice_id=invoice_for(ctx, organization_id, month).id,
+        rounding=ctx.rounding,
+        new_id=lambda: ctx.ids.new_id("invoice_item"),
+    )
+
+
+def write_item(ctx: Context, item: InvoiceItem | None, previous: InvoiceItem | None = None) -> None:
+    """Store a new item (or the next snapshot of ``previous``) and announce it."""
+    if item is None:
+        return
+    if previous is None:
+        stored = ctx.uow.invoice_items.add(item)
+        change = item.price
+    else:
+        stored = ctx.uow.invoice_items.update(item)
+        change = item.price - previous.price
+    ctx.uow.emit(
+        InvoiceItemWritten(
+            occurred_at=ctx.now,
+            actor_id=None,
+            item_id=stored.id,
+            invoice_id=stored.invoice_id,
+            resource_id=stored.resource_id,
+            kind=stored.kind.value,
+            price=stored.price,
+            price_change=change,
+        )
+    )
+
+
+def is_billed(resource: Resource) -> bool:
+    """Whether a resource is billed: activated, and not yet terminated."""
+    return resource.activated_at is not None and resource.state is not ResourceState.TERMINATED
+
+
+# --------------------------------------------------------------------------- whole months
+
+
+def open_month(ctx: Context, resource: Resource, month: date) -> None:
+    """Write a whole month of a resource that was live at its start: its slot-by-slot items
+    from the start of the month, and the charges of quarter and annual limits whose period
+    starts with it."""
+    bill = charging(ctx, resource, month, resource.plan_id)
+    start = month_start(month)
+    for item in bill.time_items(start, Boundary.LATER):
+        write_item(ctx, item)
+    for component in _limit_components(bill, PERIOD_LIMITS):
+        if limit_period_bounds(limit_period_of(component), month)[0] == month:
+            limit = resource.limits.get(component.type, 0)
+            write_item(ctx, bill.period_item(component, limit, start, Boundary.LATER))
+
+
+def bill_through(ctx: Context, resource: Resource, month: date) -> None:
+    """Open every month of a billed resource up to ``month`` that has no items yet.
+
+    ``resource`` must be the resource as it was during those months (before the change
+    being billed): nothing changed it since its last billed month, or that change would
+    have opened the months.
+    """
+    if resource.activated_at is None:
+        return
+    first = month_of(resource.activated_at)
+    last = month
+    while last >= first and not ctx.uow.invoice_items.for_resource(resource.id, last):
+        last = add_months(last, -1)
+    missing = add_months(max(last, first), 1)
+    while missing <= month:
+        open_month(ctx, resource, missing)
+        missing = add_months(missing, 1)
+
+
+# --------------------------------------------------------------------------- life events
+
+
+def on_resource_changed(ctx: Context, before: Resource, after: Resource) -> None:
+    """Bill what just happened to a resource: activation, termination, or a change of plan
+    or limits of a billed resource."""
+    if before.activated_at is None:
+        if after.activated_at is not None:
+            _activated(ctx, after)
+        return
+    if after.state is ResourceState.TERMINATED:
+        if before.state is not ResourceState.TERMINATED:
+            _terminated(ctx, before)
+        return
+    if before.plan_id != after.plan_id:
+        _plan_switched(ctx, before, after)
+    elif before.limits != after.limits:
+        _limits_changed(ctx, before, after)
+
+
+def _limit_components(bill: Charging, periods: frozenset[LimitPeriod]) -> list[OfferingComponent]:
+    return [
+        component
+        for component in bill.offering.components
+        if component.billing_type is BillingType.LIMIT and limit_period_of(component) in periods
+    ]
+
+
+def _activated(ctx: Context, resource: Resource) -> None:
+    now = ctx.now
+    bill = charging(ctx, resource, month_of(now), resource.plan_id)
+    for item in bill.time_items(now, Boundary.LATER):
+        write_item(ctx, item)
+    for item in bill.one_off_items(BillingType.ONE_TIME, now):
+        write_item(ctx, item)
+    for component in _limit_components(bill, PERIOD_LIMITS):
+        limit = resource.limits.get(component.type, 0)
+        write_item(ctx, bill.period_item(component, limit, now, Boundary.LATER))
+    for component in _limit_components(bill, frozenset({LimitPeriod.TOTAL})):
+        limit = resource.limits.get(component.type, 0)
+        units = bill.limit_units(component, limit)
+        write_item(ctx, bill.total_limit_item(component, units, now, limit))
+
+
+def _open_items(ctx: Context, resource: Resource) -> tuple[date, list[InvoiceItem]]:
+    """The current month, and the resource's items in it (after opening missing months)."""
+    month = month_of(ctx.now)
+    bill_through(ctx, resource, month)
+    return month, [i for i in ctx.uow.invoice_items.for_resource(resource.id, month) if i.open]
+
+
+def _close(
+    ctx: Context, items: list[InvoiceItem], boundary: Boundary, component: str | None = None
+) -> None:
+    for item in items:
+        if component is not None and item.component_type != component:
+            continue
+        if item.kind in TIME_BASED_KINDS:
+            write_item(ctx, close_item(item, ctx.now, boundary, ctx.rounding), item)
+        elif item.kind is ItemKind.USAGE and component is None:
+            write_item(ctx, attrs.evolve(item, end=max(ctx.now, item.start), open=False), item)
+
+
+def _terminated(ctx: Context, before: Resource) -> None:
+    month, items = _open_items(ctx, before)
+    _close(ctx, items, Boundary.EARLIER)
+    bill = charging(ctx, before, month, before.plan_id)
+    for component in _limit_components(bill, PERIOD_LIMITS):
+        limit = before.limits.get(component.type, 0)
+        write_item(ctx, bill.period_item(component, limit, ctx.now, Boundary.EARLIER, refund=True))
+
+
+def _plan_switched(ctx: Context, before: Resource, after: Resource) -> None:
+    now = ctx.now
+    month, items = _open_items(ctx, before)
+    _close(ctx, items, Boundary.LATER)
+    old = charging(ctx, before, month, before.plan_id)
+    new = charging(ctx, after, month, after.plan_id)
+    for item in new.time_items(now, Boundary.LATER):
+        write_item(ctx, item)
+    for item in new.one_off_items(BillingType.ON_PLAN_SWITCH, now):
+        write_item(ctx, item)
+    for component in _limit_components(new, PERIOD_LIMITS):
+        old_limit = before.limits.get(component.type, 0)
+        new_limit = after.limits.get(component.type, 0)
+        key = component.type
+        if (old.prices.get(key), old_limit) != (new.prices.get(key), new_limit):
+            write_item(ctx, old.period_item(component, old_limit, now, Boundary.LATER, refund=True))
+            write_item(ctx, new.period_item(component, new_limit, now, Boundary.LATER))
+    _bill_total_limits(ctx, new, before, after)
+
+
+def _limits_changed(ctx: Context, before: Resource, after: Resource) -> None:
+    now = ctx.now
+    month, items = _open_items(ctx, before)
+    bill = charging(ctx, after, month, after.plan_id)
+    for component in _limit_components(bill, frozenset(LimitPeriod)):
+        old_limit = before.limits.get(component.type, 0)
+        new_limit = after.limits.get(component.type, 0)
+        if old_limit == new_limit:
+            continue
+        boundary = Boundary.LATER if new_limit > old_limit else Boundary.EARLIER
+        period = limit_period_of(component)
+        if period is LimitPeriod.MONTH:
+            _close(ctx, items, boundary, component.type)
+            write_item(ctx, bill.time_item(component, now, boundary))
+        elif period in PERIOD_LIMITS:
+            write_item(ctx, bill.period_item(component, old_limit, now, boundary, refund=True))
+            write_item(ctx, bill.period_item(component, new_limit, now, boundary))
+    _bill_total_limits(ctx, bill, before, after)
+
+
+def _bill_total_limits(ctx: Context, bill: Charging, before: Resource, after: Resource) -> None:
+    """Delta lines for ``total`` limits whose value changed: charge or refund the units
+    between what was billed so far and the new limit."""
+    for component in _limit_components(bill, frozenset({LimitPeriod.TOTAL})):
+        limit = after.limits.get(component.type, 0)
+        if limit == before.limits.get(component.type, 0):
+            continue
+        billed = billed_total_units(ctx.uow.invoice_items.for_resource(after.id), component.type)
+        units = bill.limit_units(component, limit) - billed
+        write_item(ctx, bill.total_limit_item(component, units, ctx.now, limit))
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def bill_usage(
+    ctx: Context, resource: Resource, component: OfferingComponent, month: date, amount: Decimal
+) -> None:
+    """Bring the usage item of ``component`` in ``month`` to the reported month-to-date total.
+
+    After a plan switch the month has a closed usage item per earlier plan; the open one
+    bills what the total adds to theirs. A total below what earlier plans already billed
+    is refused (``usage_below_billed``).
+    """
+    bill_through(ctx, resource, month)
+    items = [
+        i
+        for i in ctx.uow.invoice_items.for_resource(resource.id, month)
+        if i.kind is ItemKind.USAGE and i.component_type == component.type
+    ]
+    closed = [i for i in items if not i.open]
+    already = sum((i.quantity for i in closed), ZERO)
+    quantity = amount - already
+    if quantity < 0:
+        raise ValidationError(
+            ErrorCode.USAGE_BELOW_BILLED,
+            f"usage of {component.type!r} on resource {resource.id!r} for {month:%Y-%m}: the "
+            f"month-to-date total {amount} is below the {already} already billed on "
+            "earlier plans this month",
+            resource_id=resource.id,
+            component=component.type,
+            amount=str(amount),
+            billed=str(already),
+        )
+    current = next((i for i in items if i.open), None)
+    if current is not None:
+        if current.quantity != quantity:
+            price = ctx.rounding.price(current.unit_price, quantity)
+            write_item(ctx, attrs.evolve(current, quantity=quantity, price=price), current)
+        return
+    start = max(
+        [i.end for i in closed] + [month_start(month), resource.activated_at or month_start(month)]
+    )
+    bill = charging(ctx, resource, month, _plan_in(ctx, resource, month))
+    write_item(
+        ctx,
+        bill.item(
+            component,
+            ItemKind.USAGE,
+            unit=PlanUnit.QUANTITY,
+            unit_price=bill.prices.get(component.type, ZERO),
+            quantity=quantity,
+            start=start,
+            end=month_end(month),
+            open=True,
+        ),
+    )
+
+
+def _plan_in(ctx: Context, resource: Resource, month: date) -> str | None:
+    """The plan a resource was on at the end of ``month`` (so far, for the current one)."""
+    if month == month_of(ctx.now):
+        return resource.plan_id
+    timed = [
+        i
+        for i in ctx.uow.invoice_items.for_resource(resource.id, month)
+        if i.kind in TIME_BASED_KINDS
+    ]
+    return max(timed, key=lambda i: i.start).plan_id if timed else resource.plan_id
