@@ -8,12 +8,20 @@ but not to this table.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
 
-from marketplace_core import BillingType, OfferingComponent, Order, PlanUnit, Resource, Role
+from marketplace_core import (
+    BillingType,
+    OfferingComponent,
+    Order,
+    PlanUnit,
+    Resource,
+    Role,
+    UsageLine,
+)
 from marketplace_core.testing import Outcome
 from tests.support import World
 
@@ -60,6 +68,16 @@ def _report(command: str, outcome: str) -> Callable[[World, str, Any], object]:
         return method(actor_id, resource.id)
 
     return run
+
+
+def _issued_invoice(world: World) -> str:
+    """The consumer's January invoice, issued by the February billing run."""
+    world.live_basic()
+    world.clock.set(datetime(2026, 2, 1, 0, 30, tzinfo=UTC))
+    world.marketplace.run_billing()
+    invoice = world.marketplace.find_invoice(world.consumer.id, date(2026, 1, 1))
+    assert invoice is not None
+    return invoice.id
 
 
 COMMANDS: dict[str, CommandCase] = {
@@ -243,6 +261,32 @@ COMMANDS: dict[str, CommandCase] = {
         for step, kind in (("creation", "create"), ("update", "update"), ("deletion", "terminate"))
         for outcome in ("succeeded", "failed", "canceled")
     },
+    "report_usage": CommandCase(
+        "offering_manager",
+        lambda w, a, r: w.marketplace.report_usage(a, r.id, "cpu", 3, idempotency_key="k"),
+        prepare=lambda w: w.live_basic(),
+    ),
+    "report_usages": CommandCase(
+        "provider_owner",
+        lambda w, a, r: w.marketplace.report_usages(a, [UsageLine(r.id, "cpu", "2.5", "k")]),
+        prepare=lambda w: w.live_basic(),
+    ),
+    "set_tax_percent": CommandCase(
+        "staff", lambda w, a, _: w.marketplace.set_tax_percent(a, w.consumer.id, 20)
+    ),
+    "set_credit": CommandCase(
+        "staff", lambda w, a, _: w.marketplace.set_credit(a, w.consumer.id, "100")
+    ),
+    "mark_invoice_paid": CommandCase(
+        "staff",
+        lambda w, a, invoice_id: w.marketplace.mark_invoice_paid(a, invoice_id),
+        prepare=_issued_invoice,
+    ),
+    "cancel_invoice": CommandCase(
+        "staff",
+        lambda w, a, invoice_id: w.marketplace.cancel_invoice(a, invoice_id),
+        prepare=_issued_invoice,
+    ),
 }
 """Each command that acts for a user, and how to run it in the standard world."""
 
@@ -254,27 +298,57 @@ ORDER_COMMANDS = frozenset(
 )
 """The commands on orders and resources (the rest are platform and catalogue commands)."""
 
+BILLING_COMMANDS = frozenset(
+    {
+        "report_usage",
+        "report_usages",
+        "set_tax_percent",
+        "set_credit",
+        "mark_invoice_paid",
+        "cancel_invoice",
+    }
+)
+"""The commands on usage, invoices and credits."""
+
+BILLING_QUERIES = frozenset(
+    {
+        "list_usage_reports",
+        "current_usage",
+        "get_invoice",
+        "find_invoice",
+        "list_invoices",
+        "list_invoice_items",
+        "list_resource_items",
+        "get_invoice_totals",
+        "list_credits",
+    }
+)
+
 ORDER_QUERIES = frozenset(
     {"get_order", "list_orders", "list_project_orders", "get_resource", "list_resources"}
 )
 
-QUERIES = ORDER_QUERIES | frozenset(
-    {
-        "get_user",
-        "list_role_grants",
-        "get_organization_group",
-        "get_organization",
-        "list_organizations",
-        "get_project",
-        "list_projects",
-        "get_category",
-        "list_categories",
-        "get_offering",
-        "list_offerings",
-        "get_plan",
-        "list_plans",
-        "list_orderable_offerings",
-    }
+QUERIES = (
+    ORDER_QUERIES
+    | BILLING_QUERIES
+    | frozenset(
+        {
+            "get_user",
+            "list_role_grants",
+            "get_organization_group",
+            "get_organization",
+            "list_organizations",
+            "get_project",
+            "list_projects",
+            "get_category",
+            "list_categories",
+            "get_offering",
+            "list_offerings",
+            "get_plan",
+            "list_plans",
+            "list_orderable_offerings",
+        }
+    )
 )
 """Read-only facade methods: no actor, no writes."""
 

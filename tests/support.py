@@ -253,6 +253,10 @@ REPOSITORIES = (
     "plans",
     "resources",
     "orders",
+    "invoices",
+    "invoice_items",
+    "usage_reports",
+    "credits",
 )
 
 

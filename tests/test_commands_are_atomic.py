@@ -29,7 +29,14 @@ from marketplace_core import (
     Role,
     Shared,
 )
-from tests.command_table import COMMANDS, ORDER_COMMANDS, ORDER_QUERIES, QUERIES
+from tests.command_table import (
+    BILLING_COMMANDS,
+    BILLING_QUERIES,
+    COMMANDS,
+    ORDER_COMMANDS,
+    ORDER_QUERIES,
+    QUERIES,
+)
 from tests.support import World, build_world, snapshot
 
 MISSING = "missing-404"
@@ -64,8 +71,8 @@ def call(
     return st.tuples(st.tuples(*positional), st.fixed_dictionaries({}, optional=keywords))
 
 
-CATALOGUE_COMMANDS = frozenset(COMMANDS) - ORDER_COMMANDS
-CATALOGUE_QUERIES = QUERIES - ORDER_QUERIES
+CATALOGUE_COMMANDS = frozenset(COMMANDS) - ORDER_COMMANDS - BILLING_COMMANDS
+CATALOGUE_QUERIES = QUERIES - ORDER_QUERIES - BILLING_QUERIES
 
 
 class CommandsAreAtomic(RuleBasedStateMachine):

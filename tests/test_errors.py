@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import attrs
 import pytest
@@ -13,15 +14,18 @@ from marketplace_core import (
     ConflictError,
     ErrorCode,
     InvalidTransitionError,
+    LimitPeriod,
     MarketplaceError,
     NotFoundError,
     OfferingComponent,
     PermissionDeniedError,
+    PlanUnit,
     PolicyViolationError,
     PrivateToOrganization,
     QuotaExceededError,
     ValidationError,
 )
+from marketplace_core.billing.usage import check_usage_cap
 from marketplace_core.offerings import (
     check_limit_bounds,
     check_limit_period_amount,
@@ -134,6 +138,40 @@ def _retry_outdated(world: World):
     erred = world.marketplace.order_limit_change(world.owner.id, vm.id, {"ram": 2048})
     world.marketplace.order_limit_change(world.owner.id, vm.id, {"ram": 4096})
     world.marketplace.retry_order(world.owner.id, erred.id)
+
+
+CAPPED_GPU = OfferingComponent(
+    "gpu", "GPU hours", BillingType.USAGE, limit_period=LimitPeriod.MONTH, limit_amount=10
+)
+
+
+def _live_basic_id(world: World) -> str:
+    return world.live_basic().id
+
+
+def _report_cpu(
+    world: World, resource_id: str, amount: int, key: str, month: date | None = None
+) -> object:
+    return world.marketplace.report_usage(
+        world.provider_owner.id, resource_id, "cpu", amount, idempotency_key=key, month=month
+    )
+
+
+def _report_after_the_run(world: World) -> object:
+    resource_id = _live_basic_id(world)
+    world.clock.set(datetime(2026, 2, 1, 1, tzinfo=UTC))
+    world.marketplace.run_billing()
+    return _report_cpu(world, resource_id, 1, "late", month=date(2026, 1, 1))
+
+
+def _report_less_after_a_switch(world: World) -> object:
+    vm = _live_vm(world)
+    other = world.marketplace.create_plan(
+        world.provider_owner.id, vm.offering_id, "Large", PlanUnit.DAY, prices={"cpu": "0.03"}
+    )
+    _report_cpu(world, vm.id, 10, "before")
+    world.marketplace.order_plan_switch(world.owner.id, vm.id, other.id)
+    return _report_cpu(world, vm.id, 5, "after")
 
 
 SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], object]]] = {
@@ -331,6 +369,30 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
         ValidationError,
         lambda w: check_offering_limit_cap(STORAGE, 600, allocated_elsewhere=4500),
     ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (
+        ConflictError,
+        lambda w: [_report_cpu(w, _live_basic_id(w), amount, "same-key") for amount in (5, 6)],
+    ),
+    ErrorCode.COMPONENT_NOT_REPORTABLE: (
+        ValidationError,
+        lambda w: w.marketplace.report_usage(
+            w.provider_owner.id, _live_basic_id(w), "base", 1, idempotency_key="k"
+        ),
+    ),
+    ErrorCode.RESOURCE_NOT_REPORTABLE: (
+        ValidationError,
+        lambda w: _report_cpu(w, w.order().resource_id, 1, "k"),
+    ),
+    ErrorCode.PERIOD_OUTSIDE_LIVE_TIME: (
+        ValidationError,
+        lambda w: _report_cpu(w, _live_basic_id(w), 1, "k", month=date(2025, 12, 1)),
+    ),
+    ErrorCode.PERIOD_CLOSED: (ValidationError, _report_after_the_run),
+    ErrorCode.USAGE_CAP_EXCEEDED: (
+        ValidationError,
+        lambda w: check_usage_cap(CAPPED_GPU, Decimal(8), used_elsewhere=Decimal(5)),
+    ),
+    ErrorCode.USAGE_BELOW_BILLED: (ValidationError, _report_less_after_a_switch),
 }
 
 
