@@ -63,6 +63,7 @@ class Story:
         self.publish_offerings()
         self.show_what_projects_may_order()
         self.order_and_fulfil()
+        self.bill_january()
         self.end_of_life()
         self.show_events()
 
@@ -73,6 +74,7 @@ class Story:
         estonia = market.create_organization_group(root.id, "Estonian universities")
         self.estonia = estonia
         university = market.create_organization(root.id, "University of Tartu", group_id=estonia.id)
+        self.university = market.set_tax_percent(root.id, university.id, 20)
         institute = market.create_organization(root.id, "Helsinki Institute")
         self.center = market.create_organization(root.id, "HPC Center")
         self.alice = market.create_user(root.id, "alice", full_name="Alice, PI at Tartu")
@@ -271,8 +273,62 @@ class Story:
             f"{first.subject!r} to {recipients}."
         )
 
+    def bill_january(self) -> None:
+        self.write(heading("5. A month of usage, and January's invoice"))
+        market, olga, root = self.market, self.olga, self.root
+        rows: list[list[object]] = []
+        for day, cpu, gpu in ((10, "1200", "40"), (20, "2650.5", "95"), (31, "4100", "150")):
+            self.clock.set(datetime(2026, 1, day, 23, 0, tzinfo=UTC))
+            for component, amount in (("cpu", cpu), ("gpu", gpu)):
+                market.report_usage(
+                    olga.id,
+                    self.storage_id,
+                    component,
+                    amount,
+                    idempotency_key=f"rocket-{component}-2026-01-{day}",
+                )
+            rows.append([f"2026-01-{day}", cpu, gpu])
+        self.write("Olga's accounting agent reports month-to-date usage; each report replaces")
+        self.write("the last one for the month:\n")
+        self.write(format_table(["reported on", "CPU hours", "GPU hours"], rows))
+        again = market.report_usage(
+            olga.id, self.storage_id, "cpu", "1200", idempotency_key="rocket-cpu-2026-01-10"
+        )
+        self.write(
+            f"\nThe agent resends the report of 10 January by mistake: same key, same content, "
+            f"so it is ignored\n(the first report, {again.id}, is returned and nothing changes)."
+        )
+        market.set_credit(root.id, self.university.id, "50")
+        self.clock.set(datetime(2026, 2, 1, 0, 30, tzinfo=UTC))
+        report = market.run_billing()
+        invoice = market.get_invoice(report.issued[0])
+        self.write(
+            f"\nOn 1 February the billing run issues {len(report.issued)} invoice for January "
+            f"(the University has\na 50.00 credit and a {invoice.tax_percent}% tax rate):\n"
+        )
+        items = market.list_invoice_items(invoice.id)
+        self.write(
+            format_table(
+                ["item", "quantity", "unit", "unit price", "price"],
+                [
+                    [i.name, i.quantity, i.unit.value, i.unit_price, i.price]
+                    for i in items
+                    if i.price
+                ],
+            )
+        )
+        totals = invoice.totals
+        assert totals is not None
+        self.write(
+            f"\nprice {totals.price}, tax {totals.tax}, total {totals.total} "
+            f"({invoice.state.value} on {invoice.issued_at:%Y-%m-%d}).\nStorage is billed "
+            "day by day: it went live on 2 January and was raised to 800 GB the same day,\n"
+            "and an increase bills from the start of its day, so 30 of 31 days bill at 800 GB "
+            "(0.97 of a month,\nrounded up). The credit paid the cheapest items first."
+        )
+
     def end_of_life(self) -> None:
-        self.write(heading("5. Maintenance, an end date, and the due jobs"))
+        self.write(heading("6. Maintenance, an end date, and the due jobs"))
         market, olga = self.market, self.olga
         self.clock.set(datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
         market.pause_offering(olga.id, self.cluster.id)
@@ -292,7 +348,7 @@ class Story:
         self.write(f"Olga reports the storage removed: the resource is {state}.")
 
     def show_events(self) -> None:
-        self.write(heading("6. Everything that happened, as domain events"))
+        self.write(heading("7. Everything that happened, as domain events"))
         market = self.market
         self.write(
             format_table(

@@ -99,12 +99,21 @@ class _Table(Generic[EntityT]):
 
 
 class _Staged(Generic[EntityT]):
-    """One unit of work's pending writes to one table (``None`` marks a removal)."""
+    """One unit of work's pending writes to one table (``None`` marks a removal).
+
+    ``keyed`` indexes the written ids by each secondary key they were written under, so a
+    lookup by key visits only the writes that may match, however many the unit holds.
+    """
 
     def __init__(self, table: _Table[EntityT]) -> None:
         self.table = table
         self.writes: dict[str, EntityT | None] = {}
         self.base_versions: dict[str, int] = {}
+        self.sequence: dict[str, int] = {}
+        """The order in which ids were first written (the order of ``writes``)."""
+        self.keyed: dict[str, dict[Hashable, dict[str, None]]] = {
+            name: {} for name in table.key_functions
+        }
 
     def find(self, entity_id: str) -> EntityT | None:
         if entity_id in self.writes:
@@ -116,19 +125,35 @@ class _Staged(Generic[EntityT]):
             # Removing what this unit added: as if it had never been added.
             del self.writes[entity_id]
             del self.base_versions[entity_id]
+            del self.sequence[entity_id]
             return
         self.base_versions.setdefault(entity_id, base_version)
+        self.sequence.setdefault(entity_id, len(self.sequence))
         self.writes[entity_id] = entity
+        if entity is not None:
+            for name, key_of in self.table.key_functions.items():
+                self.keyed[name].setdefault(key_of(entity), {})[entity_id] = None
+
+    def written_under(self, index: str, key: Hashable) -> Iterable[str]:
+        """The ids written under ``key`` of ``index`` (some may have moved on since)."""
+        return self.keyed[index].get(key, {})
 
     def clear(self) -> None:
         self.writes.clear()
         self.base_versions.clear()
+        self.sequence.clear()
+        for buckets in self.keyed.values():
+            buckets.clear()
 
     def merged(
-        self, committed_ids: Iterable[str], matches: Callable[[EntityT], bool]
+        self,
+        committed_ids: Iterable[str],
+        matches: Callable[[EntityT], bool],
+        candidates: Iterable[str] | None = None,
     ) -> list[EntityT]:
         """Committed entities among ``committed_ids``, overlaid with this unit's writes,
-        plus the unit's other written entities that ``matches`` accepts; oldest first."""
+        plus the unit's other written entities that ``matches`` accepts (looking only at
+        ``candidates`` when given); oldest first."""
         result: list[EntityT] = []
         seen: set[str] = set()
         for entity_id in committed_ids:
@@ -140,7 +165,16 @@ class _Staged(Generic[EntityT]):
             else:
                 result.append(self.table.rows[entity_id])
         moved_in = False
-        for entity_id, entity in self.writes.items():
+        others: Iterable[tuple[str, EntityT | None]]
+        if candidates is None:
+            others = self.writes.items()
+        else:
+            ids = sorted(
+                (i for i in candidates if i not in seen and i in self.writes),
+                key=self.sequence.__getitem__,
+            )
+            others = [(entity_id, self.writes[entity_id]) for entity_id in ids]
+        for entity_id, entity in others:
             if entity is not None and entity_id not in seen and matches(entity):
                 result.append(entity)
                 moved_in = moved_in or entity_id in self.table.position
@@ -247,7 +281,11 @@ class InMemoryRepository(Generic[EntityT]):
     def _by(self, index: str, key: Hashable) -> list[EntityT]:
         key_of = self._staged.table.key_functions[index]
         committed = self._staged.table.bucket(index, key)
-        return self._staged.merged(committed, lambda entity: key_of(entity) == key)
+        return self._staged.merged(
+            committed,
+            lambda entity: key_of(entity) == key,
+            self._staged.written_under(index, key),
+        )
 
 
 class InMemoryProjectRepository(InMemoryRepository[Project]):

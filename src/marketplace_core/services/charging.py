@@ -79,14 +79,25 @@ def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
 
 def charging(ctx: Context, resource: Resource, month: date, plan_id: str | None) -> Charging:
     """What the items of ``resource`` in ``month`` on plan ``plan_id`` share."""
-    organization_id = ctx.uow.projects.get(resource.project_id).organization_id
+    uow, remember = ctx.uow, ctx.remember
+    organization_id = remember(
+        ("organization of", resource.project_id),
+        lambda: uow.projects.get(resource.project_id).organization_id,
+    )
     return Charging(
         resource=resource,
         organization_id=organization_id,
-        offering=ctx.uow.offerings.get(resource.offering_id),
-        plan=ctx.uow.plans.get(plan_id) if plan_id is not None else None,
+        offering=remember(
+            ("offering", resource.offering_id), lambda: uow.offerings.get(resource.offering_id)
+        ),
+        plan=remember(
+            ("plan", plan_id), lambda: uow.plans.get(plan_id) if plan_id is not None else None
+        ),
         month=month,
-        invoice_id=invoice_for(ctx, organization_id, month).id,
+        invoice_id=remember(
+            ("invoice", organization_id, month),
+            lambda: invoice_for(ctx, organization_id, month).id,
+        ),
         rounding=ctx.rounding,
         new_id=lambda: ctx.ids.new_id("invoice_item"),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 import attrs
 
@@ -21,6 +23,8 @@ from marketplace_core.roles import (
     project_scope,
 )
 from marketplace_core.users import User
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -42,11 +46,22 @@ class Context:
     """Orders that reached ``executing``: handed to their processors before the commit."""
     notifications: list[Notification] = attrs.field(factory=list)
     """Messages to send after the commit."""
+    memo: dict[Hashable, Any] = attrs.field(factory=dict)
+    """Values a command reads many times and never changes (see ``remember``)."""
 
     @property
     def today(self) -> date:
         """The current calendar date in UTC."""
         return self.now.date()
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, computed once per command for ``key``. Only for values the
+        command itself does not change (an offering it bills, the invoice it writes to)."""
+        if key in self.memo:
+            value: T = self.memo[key]
+            return value
+        value = self.memo[key] = compute()
+        return value
 
     def schedule_processing(self, order_id: str) -> None:
         """Hand an executing order to its processor at the end of this command (the

@@ -114,8 +114,9 @@ def bill_organization(
     ctx: Context, organization_id: str, resource_ids: Sequence[str], month: date
 ) -> list[str]:
     """Open ``month`` for the organization's billed resources, then issue its pending
-    invoices of earlier months; returns the ids of the invoices issued."""
-    month = check_billing_month(ctx, month)
+    invoices of earlier months; returns the ids of the invoices issued.
+
+    ``month`` comes from :func:`find_billing_work`, which checked it."""
     for resource_id in resource_ids:
         resource = ctx.uow.resources.get(resource_id)
         if is_billed(resource):
