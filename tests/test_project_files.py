@@ -60,6 +60,9 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
     assert re.search(r"Olga approves for the provider\s+olga\s+executing\s+creating", story)
     assert re.search(r"Olga reports the storage created\s+olga\s+done\s+ok", story)
     assert "the resource is terminated" in story
+    # January: 800 GB x 0.97 month x 0.02 = 15.52, 4100 CPU h x 0.015 = 61.50, 150 GPU h x
+    # 0.60 = 90.00; 167.02 less the 50.00 credit is 117.02; 20% tax 23.404 rounds up to 23.41.
+    assert "price 117.02, tax 23.41, total 140.43" in story
 
 
 def test_the_demo_runs_as_a_module():
