@@ -30,7 +30,7 @@ from marketplace_core.billing.quantities import (
     unit_quantity,
     whole_days,
 )
-from marketplace_core.frozen import EMPTY_JSON, FrozenMap
+from marketplace_core.frozen import EMPTY_JSON, FrozenMap, replace
 from marketplace_core.offerings import (
     BillingType,
     LimitPeriod,
@@ -110,11 +110,6 @@ class Charging:
         """A new item of this resource in this month, priced by the rounding rule."""
         quantity = clean_quantity(quantity)
         plan = self.plan
-        if kind is ItemKind.USAGE:
-            name = f"{self.resource.name} / {component.name}"
-        else:
-            plan_name = plan.name if plan is not None else "no plan"
-            name = f"{self.resource.name} ({self.offering.name} / {plan_name}) / {component.name}"
         return InvoiceItem(
             id=self.new_id(),
             invoice_id=self.invoice_id,
@@ -125,7 +120,7 @@ class Charging:
             plan_id=plan.id if plan is not None else None,
             component_type=component.type,
             kind=kind,
-            name=name,
+            name=self.name_of(component.name, kind),
             month=self.month,
             unit=unit,
             unit_price=unit_price,
@@ -143,6 +138,27 @@ class Charging:
     def limit_units(component: OfferingComponent, limit: int) -> Decimal:
         """A limit in the component's price unit (the limit ÷ the component's factor)."""
         return clean_quantity(Decimal(limit) / component.factor)
+
+    def name_of(self, component_name: str, kind: ItemKind) -> str:
+        """An item's name: the resource and the component, with the offering and plan for
+        everything but usage."""
+        if kind is ItemKind.USAGE:
+            return f"{self.resource.name} / {component_name}"
+        plan_name = self.plan.name if self.plan is not None else "no plan"
+        return f"{self.resource.name} ({self.offering.name} / {plan_name}) / {component_name}"
+
+    def restamp(self, item: InvoiceItem, component_name: str) -> InvoiceItem:
+        """A new item like ``item`` (of another resource on the same plan, limits and
+        month), for this resource."""
+        return replace(
+            item,
+            id=self.new_id(),
+            invoice_id=self.invoice_id,
+            organization_id=self.organization_id,
+            project_id=self.resource.project_id,
+            resource_id=self.resource.id,
+            name=self.name_of(component_name, item.kind),
+        )
 
     # ------------------------------------------------------------------ slot by slot
 

@@ -13,6 +13,7 @@ month). Its quantity in the plan's unit:
 from __future__ import annotations
 
 import decimal
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -37,7 +38,8 @@ ROUNDING_MODES = frozenset(
 QUANTITY_PLACES = 10
 """Quantities are kept to at most 10 decimal places (a limit divided by its factor)."""
 
-_QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+_STEPS = tuple(Decimal(1).scaleb(-places) for places in range(QUANTITY_PLACES + 1))
+"""``_STEPS[n]`` is ``10 ** -n``: what amounts are quantized to for ``n`` places."""
 
 
 def _check_rounding(places: object, mode: object, name: str) -> None:
@@ -79,8 +81,7 @@ class Rounding:
 
     def price(self, unit_price: Decimal, quantity: Decimal) -> Decimal:
         """``unit_price × quantity``, rounded by the price rule."""
-        exact = unit_price * quantity
-        rounded = exact.quantize(Decimal(1).scaleb(-self.price_places), self.price_mode)
+        rounded = (unit_price * quantity).quantize(_STEPS[self.price_places], self.price_mode)
         return rounded.copy_abs() if rounded.is_zero() else rounded
 
     def fraction(self, part: int, whole: int) -> Decimal:
@@ -88,7 +89,7 @@ class Rounding:
         if part == whole:
             return Decimal(1)
         exact = Decimal(part) / Decimal(whole)
-        return exact.quantize(Decimal(1).scaleb(-self.fraction_places), self.fraction_mode)
+        return exact.quantize(_STEPS[self.fraction_places], self.fraction_mode)
 
 
 DEFAULT_ROUNDING = Rounding()
@@ -98,7 +99,7 @@ def clean_quantity(quantity: Decimal) -> Decimal:
     """``quantity`` with at most :data:`QUANTITY_PLACES` decimal places (half-even)."""
     exponent = quantity.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -QUANTITY_PLACES:
-        return quantity.quantize(_QUANTITY_STEP, decimal.ROUND_HALF_EVEN)
+        return quantity.quantize(_STEPS[QUANTITY_PLACES], decimal.ROUND_HALF_EVEN)
     return quantity
 
 
@@ -107,6 +108,7 @@ def whole_days(start: datetime, end: datetime) -> int:
     return max((end - start) // ONE_DAY, 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def unit_quantity(
     unit: PlanUnit, month: date, billed_from: datetime, billed_to: datetime, rounding: Rounding
 ) -> Decimal:
@@ -129,4 +131,4 @@ def unit_quantity(
     if first_half == 15 and second_half == length - 15:
         return Decimal(2)
     exact = Decimal(first_half) / 15 + Decimal(second_half) / (length - 15)
-    return exact.quantize(Decimal(1).scaleb(-rounding.fraction_places), rounding.fraction_mode)
+    return exact.quantize(_STEPS[rounding.fraction_places], rounding.fraction_mode)

@@ -77,13 +77,18 @@ def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
     return invoice
 
 
+def organization_of(ctx: Context, resource: Resource) -> str:
+    """The id of the organization that pays for ``resource``."""
+    return ctx.remember(
+        ("organization of", resource.project_id),
+        lambda: ctx.uow.projects.get(resource.project_id).organization_id,
+    )
+
+
 def charging(ctx: Context, resource: Resource, month: date, plan_id: str | None) -> Charging:
     """What the items of ``resource`` in ``month`` on plan ``plan_id`` share."""
     uow, remember = ctx.uow, ctx.remember
-    organization_id = remember(
-        ("organization of", resource.project_id),
-        lambda: uow.projects.get(resource.project_id).organization_id,
-    )
+    organization_id = organization_of(ctx, resource)
     return Charging(
         resource=resource,
         organization_id=organization_id,
@@ -141,8 +146,13 @@ def open_month(ctx: Context, resource: Resource, month: date) -> None:
     starts with it."""
     bill = charging(ctx, resource, month, resource.plan_id)
     start = month_start(month)
-    for item in bill.time_items(start, Boundary.LATER):
-        write_item(ctx, item)
+    names = {component.type: component.name for component in bill.offering.components}
+    whole_month = ctx.remember(
+        ("whole month", resource.plan_id, resource.limits, month),
+        lambda: bill.time_items(start, Boundary.LATER),
+    )
+    for template in whole_month:
+        write_item(ctx, bill.restamp(template, names[template.component_type]))
     for component in _limit_components(bill, PERIOD_LIMITS):
         if limit_period_bounds(limit_period_of(component), month)[0] == month:
             limit = resource.limits.get(component.type, 0)
@@ -304,12 +314,11 @@ def bill_usage(
     bills what the total adds to theirs. A total below what earlier plans already billed
     is refused (``usage_below_billed``).
     """
-    bill_through(ctx, resource, month)
-    items = [
-        i
-        for i in ctx.uow.invoice_items.for_resource(resource.id, month)
-        if i.kind is ItemKind.USAGE and i.component_type == component.type
-    ]
+    in_month = ctx.uow.invoice_items.for_resource(resource.id, month)
+    if not in_month:
+        bill_through(ctx, resource, month)
+        in_month = ctx.uow.invoice_items.for_resource(resource.id, month)
+    items = [i for i in in_month if i.kind is ItemKind.USAGE and i.component_type == component.type]
     closed = [i for i in items if not i.open]
     already = sum((i.quantity for i in closed), ZERO)
     quantity = amount - already

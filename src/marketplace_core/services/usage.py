@@ -29,7 +29,7 @@ from marketplace_core.inputs import require_month, require_string, require_text
 from marketplace_core.money import MoneyInput, parse_money
 from marketplace_core.offerings import BillingType, Offering, require_component
 from marketplace_core.roles import Permission
-from marketplace_core.services.charging import bill_usage
+from marketplace_core.services.charging import bill_usage, organization_of
 from marketplace_core.services.context import Context
 from marketplace_core.services.order_flow import scope_of_offering
 
@@ -117,8 +117,11 @@ def _accept(
     component = require_component(offering, report.component_type, f"{field}.component_type")
     check_usage_component(component)
     check_reportable(resource, month, ctx.today)
-    organization_id = ctx.uow.projects.get(resource.project_id).organization_id
-    invoice = ctx.uow.invoices.find_for_month(organization_id, month)
+    organization_id = organization_of(ctx, resource)
+    invoice = ctx.remember(
+        ("stored invoice", organization_id, month),
+        lambda: ctx.uow.invoices.find_for_month(organization_id, month),
+    )
     if invoice is not None and invoice.state is not InvoiceState.PENDING:
         raise ValidationError(
             ErrorCode.PERIOD_CLOSED,
