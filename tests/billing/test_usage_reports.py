@@ -63,7 +63,9 @@ def report(
     )
 
 
-def usage_items(world: World, resource_id: str, month: date, component: str = "cpu") -> list[InvoiceItem]:
+def usage_items(
+    world: World, resource_id: str, month: date, component: str = "cpu"
+) -> list[InvoiceItem]:
     return [
         item
         for item in world.marketplace.list_resource_items(resource_id)
@@ -157,7 +159,9 @@ def test_a_limit_component_takes_reports_without_a_usage_item(world: World):
     resource = world.live_basic()
     report(world, resource.id, 7, "s1", component="storage")
     assert world.marketplace.current_usage(resource.id, JAN) == {"storage": Decimal(7)}
-    assert [i for i in world.marketplace.list_resource_items(resource.id) if i.kind is ItemKind.USAGE] == []
+    assert [
+        i for i in world.marketplace.list_resource_items(resource.id) if i.kind is ItemKind.USAGE
+    ] == []
 
 
 @pytest.mark.parametrize("who", ["provider_owner", "offering_manager"])
@@ -196,8 +200,10 @@ def test_a_late_report_for_last_month_updates_last_months_item(world: World):
     # January's invoice is issued with it: 55.00 + 0.55 + 50.00 + 1.50 = 107.05.
     world.marketplace.run_billing()
     invoice = world.marketplace.find_invoice(world.consumer.id, JAN)
-    assert invoice is not None and invoice.state is InvoiceState.CREATED
-    assert invoice.totals is not None and invoice.totals.price == Decimal("107.05")
+    assert invoice is not None
+    assert invoice.state is InvoiceState.CREATED
+    assert invoice.totals is not None
+    assert invoice.totals.price == Decimal("107.05")
 
 
 def test_usage_after_a_plan_switch_is_billed_on_a_second_item_at_the_new_price(world: World):
@@ -215,9 +221,17 @@ def test_usage_after_a_plan_switch_is_billed_on_a_second_item_at_the_new_price(w
     report(world, vm.id, 25, "after")
     first, second = usage_items(world, vm.id, JAN)
     # First item, on the old plan: 10 x 0.02 = 0.20, unchanged.
-    assert (first.plan_id, first.quantity, first.price) == (vm.plan_id, Decimal(10), Decimal("0.20"))
+    assert (first.plan_id, first.quantity, first.price) == (
+        vm.plan_id,
+        Decimal(10),
+        Decimal("0.20"),
+    )
     # Second item: month-to-date 25 - 10 already billed = 15 x 0.03 = 0.45.
-    assert (second.plan_id, second.quantity, second.price) == (larger.id, Decimal(15), Decimal("0.45"))
+    assert (second.plan_id, second.quantity, second.price) == (
+        larger.id,
+        Decimal(15),
+        Decimal("0.45"),
+    )
     assert (second.start, second.open) == (at(1, 20, 14), True)
 
     # A total below the 10 the earlier plan billed is refused, with nothing written.
@@ -264,19 +278,55 @@ def test_a_quarter_cap_counts_the_other_months_of_the_quarter(world: World):
     report(world, resource_id, 10, "apr", component="gpu")
 
 
+@pytest.mark.parametrize("kind", ["update", "terminate"])
+def test_a_resource_being_updated_or_terminated_still_takes_reports(world: World, kind: str):
+    resource = world.waiting_for_backend(kind)
+    assert resource.state.value in {"updating", "terminating"}
+    report(world, resource.id, 6, "k")
+    # 6 x 0.05 = 0.30.
+    assert [i.price for i in usage_items(world, resource.id, JAN)] == [Decimal("0.30")]
+
+
 # --------------------------------------------------------------------------- refused
 
 
 @pytest.mark.parametrize(
     "amount",
-    [-1, "-0.01", Decimal("-3"), Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"),
-     Decimal("-Infinity"), "NaN", "Infinity", 2.5, 0.0, True, None],
+    [
+        -1,
+        "-0.01",
+        Decimal("-3"),
+        Decimal("NaN"),
+        Decimal("sNaN"),
+        Decimal("Infinity"),
+        Decimal("-Infinity"),
+        "NaN",
+        "Infinity",
+        2.5,
+        0.0,
+        True,
+        None,
+    ],
     ids=repr,
 )
 def test_amounts_that_are_not_finite_non_negative_decimals_are_refused(world: World, amount: Any):
     resource = world.live_basic()
     refused(
-        world, ErrorCode.INVALID_VALUE, ValidationError, lambda: report(world, resource.id, amount, "k")
+        world,
+        ErrorCode.INVALID_VALUE,
+        ValidationError,
+        lambda: report(world, resource.id, amount, "k"),
+    )
+
+
+@pytest.mark.parametrize("month", [date(2026, 1, 15), "2026-01-01"], ids=str)
+def test_a_month_that_is_not_a_first_day_is_refused(world: World, month: Any):
+    resource = world.live_basic()
+    refused(
+        world,
+        ErrorCode.INVALID_VALUE,
+        ValidationError,
+        lambda: report(world, resource.id, 1, "k", month=month),
     )
 
 

@@ -49,16 +49,6 @@ def month_end(month: date) -> datetime:
     return midnight(add_months(month, 1))
 
 
-def months_between(first: date, last: date) -> list[date]:
-    """Every month from ``first`` to ``last``, both included (empty if ``last`` is earlier)."""
-    months = []
-    month = month_of(first)
-    while month <= last:
-        months.append(month)
-        month = add_months(month, 1)
-    return months
-
-
 def limit_period_bounds(period: LimitPeriod, month: date) -> tuple[date, date]:
     """The months ``[first, end)`` of the limit period containing ``month``.
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import attrs
 
-from marketplace_core.billing.calendar import add_months, limit_period_bounds, month_of
+from marketplace_core.billing.calendar import limit_period_bounds, month_of
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent
@@ -149,8 +149,3 @@ def check_usage_cap(component: OfferingComponent, amount: Decimal, used_elsewher
             used=str(used_elsewhere),
             limit_amount=cap,
         )
-
-
-def previous_month(month: date) -> date:
-    """The month before ``month``."""
-    return add_months(month, -1)
