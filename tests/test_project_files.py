@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from marketplace_core.__main__ import main
+from marketplace_core.billing import INVOICE_LIFECYCLE
 from marketplace_core.offerings import OFFERING_LIFECYCLE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +119,7 @@ def test_the_orders_quick_start_runs_as_written(capsys: pytest.CaptureFixture[st
     printed, promised = printed_and_promised("orders.md", capsys)
     assert printed == promised
     assert "done terminated" in printed
+
+
+def test_the_invoice_lifecycle_diagram_is_generated_from_the_machine():
+    assert generated_block("billing.md", "invoice lifecycle") == INVOICE_LIFECYCLE.to_mermaid()

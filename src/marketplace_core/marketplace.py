@@ -96,6 +96,9 @@ class BillingReport:
     """The organizations billed."""
     issued: tuple[str, ...]
     """The invoices of earlier months issued."""
+    skipped: tuple[tuple[str, str], ...] = ()
+    """``(organization id, error code)`` for organizations whose billing was refused; they
+    are billed by the next run."""
 
 
 @attrs.frozen
@@ -230,21 +233,27 @@ class Marketplace:
 
         Makes scheduled plan prices current, opens the month's items of every billed
         resource, and issues every pending invoice of an earlier month (applying credits).
-        Each organization is billed in its own unit of work; running it again finishes an
-        interrupted run and otherwise changes nothing. Months already closed are refused.
+        Each organization is billed in its own unit of work; one that is refused (a
+        conflict with a concurrent command, say) is reported in ``skipped`` and billed by
+        the next run. Running it again finishes an interrupted run and otherwise changes
+        nothing. Months already closed are refused.
         """
         repriced = self._run(invoicing.apply_scheduled_prices, month)
         work = self._run(invoicing.find_billing_work, month)
+        billed: list[str] = []
         issued: list[str] = []
+        skipped: list[tuple[str, str]] = []
         for organization_id, resource_ids in work.organizations:
-            issued += self._run(
-                invoicing.bill_organization, organization_id, resource_ids, work.month
-            )
+            try:
+                issued += self._run(
+                    invoicing.bill_organization, organization_id, resource_ids, work.month
+                )
+            except MarketplaceError as error:
+                skipped.append((organization_id, str(error.code)))
+                continue
+            billed.append(organization_id)
         return BillingReport(
-            work.month,
-            tuple(repriced),
-            tuple(organization for organization, _ in work.organizations),
-            tuple(issued),
+            work.month, tuple(repriced), tuple(billed), tuple(issued), tuple(skipped)
         )
 
     def events(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:

@@ -2,8 +2,8 @@
 
 A billing month is named by its first day (``date(2026, 11, 1)``); its instants are the
 half-open interval ``[first day 00:00, first day of the next month 00:00)``. A *slot* is the
-smallest piece of time a plan unit bills: an hour for hourly plans, a day for daily, monthly
-and half-monthly plans, the whole month for ``quantity`` plans.
+smallest piece of time a plan unit bills: an hour for hourly plans, a day for every other
+unit.
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ class Slot(enum.Enum):
 
     HOUR = "hour"
     DAY = "day"
-    MONTH = "month"
 
 
 SLOT_OF_UNIT = {
@@ -78,18 +77,22 @@ SLOT_OF_UNIT = {
     PlanUnit.DAY: Slot.DAY,
     PlanUnit.HALF_MONTH: Slot.DAY,
     PlanUnit.MONTH: Slot.DAY,
-    PlanUnit.QUANTITY: Slot.MONTH,
+    PlanUnit.QUANTITY: Slot.DAY,
 }
 """Which slot each plan unit counts in."""
+
+
+def coarsest_slot(*units: PlanUnit) -> Slot:
+    """The largest slot among the units' slots: where a change between items of these units
+    is aligned, so each slot is billed by one of them."""
+    return Slot.DAY if any(SLOT_OF_UNIT[unit] is Slot.DAY for unit in units) else Slot.HOUR
 
 
 def floor_slot(moment: datetime, slot: Slot) -> datetime:
     """The start of the slot ``moment`` falls in."""
     if slot is Slot.HOUR:
         return moment.replace(minute=0, second=0, microsecond=0)
-    if slot is Slot.DAY:
-        return midnight(moment.date())
-    return month_start(month_of(moment))
+    return midnight(moment.date())
 
 
 def ceil_slot(moment: datetime, slot: Slot) -> datetime:
@@ -97,11 +100,7 @@ def ceil_slot(moment: datetime, slot: Slot) -> datetime:
     start = floor_slot(moment, slot)
     if start == moment:
         return moment
-    if slot is Slot.HOUR:
-        return start + ONE_HOUR
-    if slot is Slot.DAY:
-        return start + ONE_DAY
-    return month_end(month_of(moment))
+    return start + (ONE_HOUR if slot is Slot.HOUR else ONE_DAY)
 
 
 class Boundary(enum.Enum):

@@ -15,10 +15,6 @@ from typing import Any
 import attrs
 
 from marketplace_core.billing.calendar import (
-    SLOT_OF_UNIT,
-    Boundary,
-    Slot,
-    align,
     limit_period_bounds,
     midnight,
     month_end,
@@ -162,22 +158,30 @@ class Charging:
 
     # ------------------------------------------------------------------ slot by slot
 
-    def time_items(self, start: datetime, boundary: Boundary) -> list[InvoiceItem]:
+    def time_items(
+        self,
+        start: datetime,
+        billed_from: datetime,
+        not_before: Mapping[str, datetime] = EMPTY_JSON,
+    ) -> list[InvoiceItem]:
         """Open items for every priced fixed component and every set monthly limit, from
-        ``start`` to the end of the month."""
+        ``start`` to the end of the month, billing the slots from ``billed_from`` (or, for a
+        component in ``not_before``, from there if it is later)."""
         items = []
         for component in self.offering.components:
             if is_time_based(component):
-                item = self.time_item(component, start, boundary)
+                first = max(billed_from, not_before.get(component.type, billed_from))
+                item = self.time_item(component, start, first)
                 if item is not None:
                     items.append(item)
         return items
 
     def time_item(
-        self, component: OfferingComponent, start: datetime, boundary: Boundary
+        self, component: OfferingComponent, start: datetime, billed_from: datetime
     ) -> InvoiceItem | None:
-        """An open item for one fixed or monthly limit component from ``start`` (``None``
-        when it costs nothing: unpriced, or a limit not set or zero)."""
+        """An open item for one fixed or monthly limit component from ``start``, billing the
+        slots from ``billed_from`` (``None`` when it costs nothing: unpriced, or a limit not
+        set or zero)."""
         plan = self.plan
         price = self.prices.get(component.type)
         if plan is None or not price:
@@ -192,7 +196,6 @@ class Charging:
             unit_price = price
             details = FrozenMap({"limit": limit, "factor": component.factor})
         end = month_end(self.month)
-        billed_from = align(start, SLOT_OF_UNIT[plan.unit], boundary)
         return self.item(
             component,
             ItemKind(component.billing_type.value),
@@ -229,18 +232,26 @@ class Charging:
         ]
 
     def total_limit_item(
-        self, component: OfferingComponent, units: Decimal, at: datetime, limit: int
+        self,
+        component: OfferingComponent,
+        units: Decimal,
+        at: datetime,
+        limit: int,
+        refund_price: Decimal | None = None,
     ) -> InvoiceItem | None:
-        """A line for ``units`` more (negative: fewer) of a ``total`` limit, at its price."""
+        """A line for ``units`` more of a ``total`` limit at its price, or for fewer (negative
+        ``units``) refunded at ``refund_price`` (what they were charged; default: the
+        price)."""
         price = self.prices.get(component.type)
+        if units < 0 and refund_price is not None:
+            price = refund_price
         if not price or not units:
             return None
-        sign = 1 if units > 0 else -1
         return self.item(
             component,
             ItemKind.LIMIT,
             unit=PlanUnit.QUANTITY,
-            unit_price=price * sign,
+            unit_price=price if units > 0 else -price,
             quantity=abs(units),
             start=at,
             end=at,
@@ -252,19 +263,20 @@ class Charging:
         component: OfferingComponent,
         limit: int,
         start: datetime,
-        boundary: Boundary,
+        billed_from: datetime,
         *,
-        refund: bool = False,
+        refund_price: Decimal | None = None,
     ) -> InvoiceItem | None:
-        """The charge (or with ``refund``, the refund) of a quarter or annual ``limit`` for
-        the rest of its period from ``start``: the period price × limit × the share of the
-        period's days left. ``None`` when there is nothing to charge."""
-        price = self.prices.get(component.type)
+        """The charge of a quarter or annual ``limit`` for the rest of its period from
+        ``start``, billing the days from ``billed_from``: the period price × limit × the share
+        of the period's days left. With ``refund_price`` (what the period was charged at),
+        the refund of those days instead. ``None`` when there is nothing to charge."""
+        price = self.prices.get(component.type) if refund_price is None else refund_price
         if not price or limit <= 0:
             return None
         first, end_month = limit_period_bounds(limit_period_of(component), self.month)
         period_start, period_end = midnight(first), midnight(end_month)
-        billed_from = max(align(start, Slot.DAY, boundary), period_start)
+        billed_from = max(billed_from, period_start)
         if billed_from >= period_end:
             return None
         share = self.rounding.fraction(
@@ -274,7 +286,7 @@ class Charging:
             component,
             ItemKind.LIMIT,
             unit=PlanUnit.QUANTITY,
-            unit_price=-price if refund else price,
+            unit_price=price if refund_price is None else -price,
             quantity=self.limit_units(component, limit) * share,
             start=start,
             end=period_end,
@@ -308,11 +320,11 @@ def _time_quantity(
 
 
 def close_item(
-    item: InvoiceItem, end: datetime, boundary: Boundary, rounding: Rounding
+    item: InvoiceItem, end: datetime, billed_to: datetime, rounding: Rounding
 ) -> InvoiceItem:
     """An open slot-by-slot item cut at ``end``: it stops following the resource, and bills
-    its slots up to where ``boundary`` puts the change."""
-    billed_to = max(align(end, SLOT_OF_UNIT[item.unit], boundary), item.billed_from)
+    its slots up to ``billed_to`` (never fewer than none)."""
+    billed_to = max(billed_to, item.billed_from)
     quantity = clean_quantity(
         _time_quantity(item.unit, item.month, item.billed_from, billed_to, item.details, rounding)
     )
@@ -326,14 +338,39 @@ def close_item(
     )
 
 
-def billed_total_units(items: Iterable[InvoiceItem], component_type: str) -> Decimal:
-    """The units of a ``total`` limit billed so far: charges minus refunds."""
-    units = Decimal(0)
+def billed_total_units(
+    items: Iterable[InvoiceItem], component_type: str
+) -> tuple[Decimal, Decimal | None]:
+    """The units of a ``total`` limit billed so far (charges minus refunds), and the average
+    price they were charged at (``None`` when none are billed)."""
+    units = amount = Decimal(0)
     for item in items:
         if (
             item.kind is ItemKind.LIMIT
             and item.component_type == component_type
             and item.details.get("limit_period") == LimitPeriod.TOTAL.value
         ):
-            units += item.quantity if item.unit_price > 0 else -item.quantity
-    return units
+            sign = 1 if item.unit_price > 0 else -1
+            units += sign * item.quantity
+            amount += item.unit_price * item.quantity
+    if units <= 0:
+        return units, None
+    return units, clean_quantity(amount / units)
+
+
+def period_charge_price(
+    items: Iterable[InvoiceItem], component_type: str, month: date
+) -> Decimal | None:
+    """The unit price the quarter or annual limit period containing ``month`` was last
+    charged at (``None`` if it was not)."""
+    price = None
+    for item in items:
+        if (
+            item.kind is ItemKind.LIMIT
+            and item.component_type == component_type
+            and item.unit_price > 0
+            and item.details.get("period_start", "") <= month.isoformat()
+            and month.isoformat() < item.details.get("period_end", "")
+        ):
+            price = item.unit_price
+    return price

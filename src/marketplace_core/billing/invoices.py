@@ -66,7 +66,7 @@ def invoice_totals(
     items: Iterable[InvoiceItem], tax_percent: Decimal, rounding: Rounding
 ) -> InvoiceTotals:
     """The totals of an invoice with these items and this tax percentage."""
-    price = sum((item.price for item in items), ZERO)
+    price = rounding.price(sum((item.price for item in items), ZERO), Decimal(1))
     tax = rounding.price(price, tax_percent / 100)
     return InvoiceTotals(price, tax, price + tax)
 

@@ -7,7 +7,7 @@ month). Its quantity in the plan's unit:
 * ``month``: days ÷ days in the month, rounded by the fraction rule;
 * ``half_month``: for each half of the month (days 1-15, and 16 to the end), days billed in it
   ÷ days in it, summed, then rounded by the fraction rule (a whole month is 2);
-* ``quantity``: 1 when the item bills the month at all, else 0 (a flat charge per month).
+* ``quantity``: as ``month`` (Waldur prorates plans priced per quantity by the month too).
 """
 
 from __future__ import annotations
@@ -117,13 +117,11 @@ def unit_quantity(
         return Decimal(0)
     if unit is PlanUnit.HOUR:
         return Decimal((billed_to - billed_from) // ONE_HOUR)
-    if unit is PlanUnit.QUANTITY:
-        return Decimal(1)
     days = whole_days(billed_from, billed_to)
     if unit is PlanUnit.DAY:
         return Decimal(days)
     length = days_in_month(month)
-    if unit is PlanUnit.MONTH:
+    if unit in (PlanUnit.MONTH, PlanUnit.QUANTITY):
         return rounding.fraction(days, length)
     middle = midnight(month.replace(day=16))
     first_half = whole_days(billed_from, min(billed_to, middle))

@@ -20,6 +20,7 @@ from marketplace_core.events import (
     OfferingUpdated,
     PlanArchived,
     PlanCreated,
+    PlanFuturePricesApplied,
     PlanFuturePricesScheduled,
     PlanPricesChanged,
     PlanUpdated,
@@ -50,6 +51,7 @@ from marketplace_core.offerings import (
     PrivateToProject,
     Shared,
     Visibility,
+    apply_future_prices,
     check_can_activate,
     check_component_settings,
     check_components,
@@ -589,6 +591,18 @@ def archive_plan(ctx: Context, actor_id: str, plan_id: str) -> Plan:
     return plan
 
 
+def _with_due_prices_applied(ctx: Context, plan: Plan) -> Plan:
+    """The plan with a schedule whose month has started made current (as the billing run
+    would), so a change made now does not lose it; unchanged otherwise."""
+    due = plan.future_prices_from
+    if due is None or due > month_of(ctx.today):
+        return plan
+    ctx.uow.emit(
+        PlanFuturePricesApplied(occurred_at=ctx.now, actor_id=None, plan_id=plan.id, month=due)
+    )
+    return apply_future_prices(plan)
+
+
 def set_plan_prices(
     ctx: Context, actor_id: str, plan_id: str, prices: Mapping[str, Decimal | int | str]
 ) -> Plan:
@@ -599,9 +613,10 @@ def set_plan_prices(
     """
     plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     parsed = _parse_prices(offering, prices, "prices")
-    if parsed == plan.prices:
+    current = _with_due_prices_applied(ctx, plan)
+    if parsed == current.prices and current is plan:
         return plan
-    plan = ctx.uow.plans.update(attrs.evolve(plan, prices=parsed))
+    plan = ctx.uow.plans.update(attrs.evolve(current, prices=parsed))
     ctx.uow.emit(
         PlanPricesChanged(occurred_at=ctx.now, actor_id=actor_id, plan_id=plan.id, prices=parsed)
     )
@@ -613,10 +628,12 @@ def schedule_plan_prices(
 ) -> Plan:
     """Set prices that replace the listed current ones at the start of the next billing month.
 
-    Needs ``plan.manage``. Scheduling again replaces the earlier schedule.
+    Needs ``plan.manage``. Scheduling again replaces the earlier schedule, unless that one is
+    already in effect (its month has started): then it becomes the current prices first.
     """
     plan, offering = _plan_to_change(ctx, actor_id, plan_id, selling=True)
     parsed = _parse_prices(offering, prices, "prices")
+    plan = _with_due_prices_applied(ctx, plan)
     plan = ctx.uow.plans.update(
         attrs.evolve(
             plan, future_prices=parsed, future_prices_from=add_months(month_of(ctx.today), 1)

@@ -10,14 +10,19 @@ not matter.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 
 import attrs
 
 from marketplace_core.billing.calendar import (
+    SLOT_OF_UNIT,
     Boundary,
+    Slot,
     add_months,
+    align,
+    coarsest_slot,
     limit_period_bounds,
     month_end,
     month_of,
@@ -29,13 +34,16 @@ from marketplace_core.billing.charges import (
     billed_total_units,
     close_item,
     limit_period_of,
+    period_charge_price,
 )
 from marketplace_core.billing.invoices import Invoice, InvoiceState
 from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKind
+from marketplace_core.billing.quantities import clean_quantity
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import InvoiceItemWritten, InvoiceOpened
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
+from marketplace_core.orders import OrderState, OrderType
 from marketplace_core.resources import Resource, ResourceState
 from marketplace_core.services.context import Context
 
@@ -149,14 +157,14 @@ def open_month(ctx: Context, resource: Resource, month: date) -> None:
     names = {component.type: component.name for component in bill.offering.components}
     whole_month = ctx.remember(
         ("whole month", resource.plan_id, resource.limits, month),
-        lambda: bill.time_items(start, Boundary.LATER),
+        lambda: bill.time_items(start, start),
     )
     for template in whole_month:
         write_item(ctx, bill.restamp(template, names[template.component_type]))
     for component in _limit_components(bill, PERIOD_LIMITS):
         if limit_period_bounds(limit_period_of(component), month)[0] == month:
             limit = resource.limits.get(component.type, 0)
-            write_item(ctx, bill.period_item(component, limit, start, Boundary.LATER))
+            write_item(ctx, bill.period_item(component, limit, start, start))
 
 
 def bill_through(ctx: Context, resource: Resource, month: date) -> None:
@@ -209,13 +217,16 @@ def _limit_components(bill: Charging, periods: frozenset[LimitPeriod]) -> list[O
 def _activated(ctx: Context, resource: Resource) -> None:
     now = ctx.now
     bill = charging(ctx, resource, month_of(now), resource.plan_id)
-    for item in bill.time_items(now, Boundary.LATER):
-        write_item(ctx, item)
+    if bill.plan is not None:
+        first = align(now, SLOT_OF_UNIT[bill.plan.unit], Boundary.LATER)
+        for item in bill.time_items(now, first):
+            write_item(ctx, item)
     for item in bill.one_off_items(BillingType.ONE_TIME, now):
         write_item(ctx, item)
+    first_day = align(now, Slot.DAY, Boundary.LATER)
     for component in _limit_components(bill, PERIOD_LIMITS):
         limit = resource.limits.get(component.type, 0)
-        write_item(ctx, bill.period_item(component, limit, now, Boundary.LATER))
+        write_item(ctx, bill.period_item(component, limit, now, first_day))
     for component in _limit_components(bill, frozenset({LimitPeriod.TOTAL})):
         limit = resource.limits.get(component.type, 0)
         units = bill.limit_units(component, limit)
@@ -223,50 +234,80 @@ def _activated(ctx: Context, resource: Resource) -> None:
 
 
 def _open_items(ctx: Context, resource: Resource) -> tuple[date, list[InvoiceItem]]:
-    """The current month, and the resource's items in it (after opening missing months)."""
+    """The current month, and the resource's open items in it (after opening missing
+    months)."""
     month = month_of(ctx.now)
     bill_through(ctx, resource, month)
     return month, [i for i in ctx.uow.invoice_items.for_resource(resource.id, month) if i.open]
 
 
 def _close(
-    ctx: Context, items: list[InvoiceItem], boundary: Boundary, component: str | None = None
-) -> None:
+    ctx: Context,
+    items: list[InvoiceItem],
+    cut: datetime | Callable[[InvoiceItem], datetime],
+    component: str | None = None,
+) -> dict[str, datetime]:
+    """Close the open items (those of ``component`` only, when given): slot-by-slot items
+    bill up to ``cut`` (or ``cut(item)``); usage items stop at now (unless only one
+    component closes).
+    Returns, per component, where its closed items stopped billing."""
+    stopped: dict[str, datetime] = {}
     for item in items:
         if component is not None and item.component_type != component:
             continue
         if item.kind in TIME_BASED_KINDS:
-            write_item(ctx, close_item(item, ctx.now, boundary, ctx.rounding), item)
+            billed_to = cut if isinstance(cut, datetime) else cut(item)
+            closed = close_item(item, ctx.now, billed_to, ctx.rounding)
+            write_item(ctx, closed, item)
+            stopped[item.component_type] = closed.billed_to
         elif item.kind is ItemKind.USAGE and component is None:
-            write_item(ctx, attrs.evolve(item, end=max(ctx.now, item.start), open=False), item)
+            end = max(ctx.now, item.start)
+            write_item(ctx, attrs.evolve(item, end=end, billed_to=end, open=False), item)
+    return stopped
+
+
+def _refund_period(
+    ctx: Context, bill: Charging, component: OfferingComponent, limit: int, billed_from: datetime
+) -> None:
+    """Refund the rest of a quarter or annual limit period at the price it was charged."""
+    charged = period_charge_price(
+        ctx.uow.invoice_items.for_resource(bill.resource.id), component.type, bill.month
+    )
+    if charged is not None:
+        refund = bill.period_item(component, limit, ctx.now, billed_from, refund_price=charged)
+        write_item(ctx, refund)
 
 
 def _terminated(ctx: Context, before: Resource) -> None:
     month, items = _open_items(ctx, before)
-    _close(ctx, items, Boundary.EARLIER)
+    now = ctx.now
+    _close(ctx, items, lambda item: align(now, SLOT_OF_UNIT[item.unit], Boundary.EARLIER))
     bill = charging(ctx, before, month, before.plan_id)
+    next_day = align(now, Slot.DAY, Boundary.EARLIER)
     for component in _limit_components(bill, PERIOD_LIMITS):
-        limit = before.limits.get(component.type, 0)
-        write_item(ctx, bill.period_item(component, limit, ctx.now, Boundary.EARLIER, refund=True))
+        _refund_period(ctx, bill, component, before.limits.get(component.type, 0), next_day)
 
 
 def _plan_switched(ctx: Context, before: Resource, after: Resource) -> None:
     now = ctx.now
     month, items = _open_items(ctx, before)
-    _close(ctx, items, Boundary.LATER)
     old = charging(ctx, before, month, before.plan_id)
     new = charging(ctx, after, month, after.plan_id)
-    for item in new.time_items(now, Boundary.LATER):
+    units = [plan.unit for plan in (old.plan, new.plan) if plan is not None]
+    cut = align(now, coarsest_slot(*units), Boundary.LATER)
+    not_before = _close(ctx, items, cut)
+    for item in new.time_items(now, cut, not_before):
         write_item(ctx, item)
     for item in new.one_off_items(BillingType.ON_PLAN_SWITCH, now):
         write_item(ctx, item)
+    today = align(now, Slot.DAY, Boundary.LATER)
     for component in _limit_components(new, PERIOD_LIMITS):
         old_limit = before.limits.get(component.type, 0)
         new_limit = after.limits.get(component.type, 0)
         key = component.type
         if (old.prices.get(key), old_limit) != (new.prices.get(key), new_limit):
-            write_item(ctx, old.period_item(component, old_limit, now, Boundary.LATER, refund=True))
-            write_item(ctx, new.period_item(component, new_limit, now, Boundary.LATER))
+            _refund_period(ctx, old, component, old_limit, today)
+            write_item(ctx, new.period_item(component, new_limit, now, today))
     _bill_total_limits(ctx, new, before, after)
 
 
@@ -281,25 +322,29 @@ def _limits_changed(ctx: Context, before: Resource, after: Resource) -> None:
             continue
         boundary = Boundary.LATER if new_limit > old_limit else Boundary.EARLIER
         period = limit_period_of(component)
-        if period is LimitPeriod.MONTH:
-            _close(ctx, items, boundary, component.type)
-            write_item(ctx, bill.time_item(component, now, boundary))
+        if period is LimitPeriod.MONTH and bill.plan is not None:
+            cut = align(now, SLOT_OF_UNIT[bill.plan.unit], boundary)
+            stopped = _close(ctx, items, cut, component.type)
+            first = max(cut, stopped.get(component.type, cut))
+            write_item(ctx, bill.time_item(component, now, first))
         elif period in PERIOD_LIMITS:
-            write_item(ctx, bill.period_item(component, old_limit, now, boundary, refund=True))
-            write_item(ctx, bill.period_item(component, new_limit, now, boundary))
+            day = align(now, Slot.DAY, boundary)
+            _refund_period(ctx, bill, component, old_limit, day)
+            write_item(ctx, bill.period_item(component, new_limit, now, day))
     _bill_total_limits(ctx, bill, before, after)
 
 
 def _bill_total_limits(ctx: Context, bill: Charging, before: Resource, after: Resource) -> None:
-    """Delta lines for ``total`` limits whose value changed: charge or refund the units
-    between what was billed so far and the new limit."""
+    """Delta lines for ``total`` limits whose value changed: charge the units the new limit
+    adds at the price, or refund the units it drops at the price they were charged."""
     for component in _limit_components(bill, frozenset({LimitPeriod.TOTAL})):
         limit = after.limits.get(component.type, 0)
         if limit == before.limits.get(component.type, 0):
             continue
-        billed = billed_total_units(ctx.uow.invoice_items.for_resource(after.id), component.type)
+        history = ctx.uow.invoice_items.for_resource(after.id)
+        billed, charged_at = billed_total_units(history, component.type)
         units = bill.limit_units(component, limit) - billed
-        write_item(ctx, bill.total_limit_item(component, units, ctx.now, limit))
+        write_item(ctx, bill.total_limit_item(component, units, ctx.now, limit, charged_at))
 
 
 # --------------------------------------------------------------------------- usage
@@ -335,6 +380,7 @@ def bill_usage(
         )
     current = next((i for i in items if i.open), None)
     if current is not None:
+        quantity = clean_quantity(quantity)
         if current.quantity != quantity:
             price = ctx.rounding.price(current.unit_price, quantity)
             write_item(ctx, attrs.evolve(current, quantity=quantity, price=price), current)
@@ -359,12 +405,19 @@ def bill_usage(
 
 
 def _plan_in(ctx: Context, resource: Resource, month: date) -> str | None:
-    """The plan a resource was on at the end of ``month`` (so far, for the current one)."""
+    """The plan a resource was on at the end of ``month`` (so far, for the current one): the
+    plan of its last order done before then."""
     if month == month_of(ctx.now):
         return resource.plan_id
-    timed = [
-        i
-        for i in ctx.uow.invoice_items.for_resource(resource.id, month)
-        if i.kind in TIME_BASED_KINDS
-    ]
-    return max(timed, key=lambda i: i.start).plan_id if timed else resource.plan_id
+    end = month_end(month)
+    plan_id = resource.plan_id
+    for order in ctx.uow.orders.for_resource(resource.id):
+        completed = order.completed_at
+        if (
+            order.state is OrderState.DONE
+            and completed is not None
+            and completed < end
+            and order.type is not OrderType.TERMINATE
+        ):
+            plan_id = order.plan_id
+    return plan_id

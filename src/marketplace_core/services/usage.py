@@ -129,9 +129,10 @@ def _accept(
             organization_id=organization_id,
             month=month.isoformat(),
         )
-    if component.limit_period is not None and component.limit_amount is not None:
+    period = component.limit_period
+    if period is not None and component.billing_type is BillingType.USAGE:
         history = ctx.uow.usage_reports.for_component(resource.id, component.type)
-        used = usage_in_period(history, component.limit_period, month, excluding=month)
+        used = usage_in_period(history, period, month, excluding=month)
         check_usage_cap(component, report.amount, used)
     stored = ctx.uow.usage_reports.add(report)
     ctx.uow.emit(
