@@ -65,7 +65,9 @@ class InvoiceItem:
     billed_from: datetime
     billed_to: datetime
     open: bool = False
-    """Whether the item still follows the resource: it runs to the end of its month until the
-    resource is switched, changed or terminated, which closes it."""
+    """Whether the item runs to the end of its month, following the resource: a plan switch,
+    a limit change or the termination within the month closes it (and sets ``end``). Open
+    items of a past month ran to its end and are complete; a late usage report for that
+    month updates its open usage item."""
     details: Mapping[str, Any] = EMPTY_JSON
     version: int = 0
