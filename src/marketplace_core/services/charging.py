@@ -172,18 +172,27 @@ def bill_through(ctx: Context, resource: Resource, month: date) -> None:
 
     ``resource`` must be the resource as it was during those months (before the change
     being billed): nothing changed it since its last billed month, or that change would
-    have opened the months.
+    have opened the months. The search for the last billed month stops at a closed month:
+    the run that closed it opened every month up to it.
     """
     if resource.activated_at is None:
         return
     first = month_of(resource.activated_at)
     last = month
     while last >= first and not ctx.uow.invoice_items.for_resource(resource.id, last):
+        if _is_closed(ctx, resource, last):
+            break
         last = add_months(last, -1)
     missing = add_months(max(last, first), 1)
     while missing <= month:
         open_month(ctx, resource, missing)
         missing = add_months(missing, 1)
+
+
+def _is_closed(ctx: Context, resource: Resource, month: date) -> bool:
+    """Whether the month's invoice of the resource's organization was issued."""
+    invoice = ctx.uow.invoices.find_for_month(organization_of(ctx, resource), month)
+    return invoice is not None and invoice.state is not InvoiceState.PENDING
 
 
 # --------------------------------------------------------------------------- life events
@@ -246,24 +255,34 @@ def _close(
     items: list[InvoiceItem],
     cut: datetime | Callable[[InvoiceItem], datetime],
     component: str | None = None,
-) -> dict[str, datetime]:
+) -> None:
     """Close the open items (those of ``component`` only, when given): slot-by-slot items
     bill up to ``cut`` (or ``cut(item)``); usage items stop at now (unless only one
-    component closes).
-    Returns, per component, where its closed items stopped billing."""
-    stopped: dict[str, datetime] = {}
+    component closes)."""
     for item in items:
         if component is not None and item.component_type != component:
             continue
         if item.kind in TIME_BASED_KINDS:
             billed_to = cut if isinstance(cut, datetime) else cut(item)
-            closed = close_item(item, ctx.now, billed_to, ctx.rounding)
-            write_item(ctx, closed, item)
-            stopped[item.component_type] = closed.billed_to
+            write_item(ctx, close_item(item, ctx.now, billed_to, ctx.rounding), item)
         elif item.kind is ItemKind.USAGE and component is None:
             end = max(ctx.now, item.start)
             write_item(ctx, attrs.evolve(item, end=end, billed_to=end, open=False), item)
-    return stopped
+
+
+def _billed_beyond(
+    ctx: Context, resource: Resource, month: date, cut: datetime
+) -> dict[str, datetime]:
+    """Per component, where the slots its items already bill past ``cut`` end (a limit
+    decrease earlier the same day kept the day): a new item of it starts there, so no
+    slot is billed twice."""
+    beyond: dict[str, datetime] = {}
+    for item in ctx.uow.invoice_items.for_resource(resource.id, month):
+        billed = item.billed_to > item.billed_from
+        if billed and item.kind in TIME_BASED_KINDS and not item.open and item.billed_to > cut:
+            kind = item.component_type
+            beyond[kind] = max(item.billed_to, beyond.get(kind, cut))
+    return beyond
 
 
 def _refund_period(
@@ -295,8 +314,8 @@ def _plan_switched(ctx: Context, before: Resource, after: Resource) -> None:
     new = charging(ctx, after, month, after.plan_id)
     units = [plan.unit for plan in (old.plan, new.plan) if plan is not None]
     cut = align(now, coarsest_slot(*units), Boundary.LATER)
-    not_before = _close(ctx, items, cut)
-    for item in new.time_items(now, cut, not_before):
+    _close(ctx, items, cut)
+    for item in new.time_items(now, cut, _billed_beyond(ctx, before, month, cut)):
         write_item(ctx, item)
     for item in new.one_off_items(BillingType.ON_PLAN_SWITCH, now):
         write_item(ctx, item)
@@ -324,8 +343,8 @@ def _limits_changed(ctx: Context, before: Resource, after: Resource) -> None:
         period = limit_period_of(component)
         if period is LimitPeriod.MONTH and bill.plan is not None:
             cut = align(now, SLOT_OF_UNIT[bill.plan.unit], boundary)
-            stopped = _close(ctx, items, cut, component.type)
-            first = max(cut, stopped.get(component.type, cut))
+            _close(ctx, items, cut, component.type)
+            first = _billed_beyond(ctx, before, month, cut).get(component.type, cut)
             write_item(ctx, bill.time_item(component, now, first))
         elif period in PERIOD_LIMITS:
             day = align(now, Slot.DAY, boundary)
