@@ -180,7 +180,7 @@ def bill_through(ctx: Context, resource: Resource, month: date) -> None:
     first = month_of(resource.activated_at)
     last = month
     while last >= first and not ctx.uow.invoice_items.for_resource(resource.id, last):
-        if _is_closed(ctx, resource, last):
+        if last < month and _is_closed(ctx, resource, last):
             break
         last = add_months(last, -1)
     missing = add_months(max(last, first), 1)
