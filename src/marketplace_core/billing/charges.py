@@ -143,12 +143,12 @@ class Charging:
         plan_name = self.plan.name if self.plan is not None else "no plan"
         return f"{self.resource.name} ({self.offering.name} / {plan_name}) / {component_name}"
 
-    def restamp(self, item: InvoiceItem, component_name: str) -> InvoiceItem:
-        """A new item like ``item`` (of another resource on the same plan, limits and
-        month), for this resource."""
+    def restamp(self, item: InvoiceItem, component_name: str, item_id: str) -> InvoiceItem:
+        """A new item ``item_id`` like ``item`` (of another resource on the same plan, limits
+        and month), for this resource."""
         return replace(
             item,
-            id=self.new_id(),
+            id=item_id,
             invoice_id=self.invoice_id,
             organization_id=self.organization_id,
             project_id=self.resource.project_id,

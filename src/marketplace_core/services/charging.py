@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import attrs
 
+from marketplace_core.billing import identities
 from marketplace_core.billing.calendar import (
     SLOT_OF_UNIT,
     Boundary,
@@ -41,6 +42,7 @@ from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKi
 from marketplace_core.billing.quantities import clean_quantity
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import InvoiceItemWritten, InvoiceOpened
+from marketplace_core.frozen import replace
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
 from marketplace_core.orders import OrderState, OrderType
@@ -58,7 +60,7 @@ def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
         organization = ctx.uow.organizations.get(organization_id)
         invoice = ctx.uow.invoices.add(
             Invoice(
-                id=ctx.ids.new_id("invoice"),
+                id=identities.invoice_id(organization_id, month),
                 organization_id=organization_id,
                 month=month,
                 created_at=ctx.now,
@@ -160,7 +162,9 @@ def open_month(ctx: Context, resource: Resource, month: date) -> None:
         lambda: bill.time_items(start, start),
     )
     for template in whole_month:
-        write_item(ctx, bill.restamp(template, names[template.component_type]))
+        kind = template.component_type
+        item_id = identities.month_item_id(resource.id, month, kind)
+        write_item(ctx, bill.restamp(template, names[kind], item_id))
     for component in _limit_components(bill, PERIOD_LIMITS):
         if limit_period_bounds(limit_period_of(component), month)[0] == month:
             limit = resource.limits.get(component.type, 0)
@@ -408,19 +412,18 @@ def bill_usage(
         [i.end for i in closed] + [month_start(month), resource.activated_at or month_start(month)]
     )
     bill = charging(ctx, resource, month, _plan_in(ctx, resource, month))
-    write_item(
-        ctx,
-        bill.item(
-            component,
-            ItemKind.USAGE,
-            unit=PlanUnit.QUANTITY,
-            unit_price=bill.prices.get(component.type, ZERO),
-            quantity=quantity,
-            start=start,
-            end=month_end(month),
-            open=True,
-        ),
+    item = bill.item(
+        component,
+        ItemKind.USAGE,
+        unit=PlanUnit.QUANTITY,
+        unit_price=bill.prices.get(component.type, ZERO),
+        quantity=quantity,
+        start=start,
+        end=month_end(month),
+        open=True,
     )
+    item_id = identities.usage_item_id(resource.id, month, component.type, len(closed))
+    write_item(ctx, replace(item, id=item_id))
 
 
 def _plan_in(ctx: Context, resource: Resource, month: date) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from marketplace_core.billing import identities
 from marketplace_core.billing.calendar import month_end, month_of
 from marketplace_core.billing.credits import Credit, allocate_credits
 from marketplace_core.billing.invoices import (
@@ -283,7 +284,7 @@ def set_credit(
     if existing is None:
         credit = ctx.uow.credits.add(
             Credit(
-                id=ctx.ids.new_id("credit"),
+                id=identities.credit_id(organization.id, project_id),
                 organization_id=organization.id,
                 project_id=project_id,
                 created_at=ctx.now,

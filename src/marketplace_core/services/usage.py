@@ -14,6 +14,7 @@ from decimal import Decimal
 import attrs
 
 from marketplace_core.billing.calendar import month_of
+from marketplace_core.billing.identities import usage_report_id
 from marketplace_core.billing.invoices import InvoiceState
 from marketplace_core.billing.usage import (
     UsageReport,
@@ -99,7 +100,7 @@ def _accept(
     key = require_text(line.idempotency_key, f"{field}.idempotency_key")
     month = month_of(ctx.now) if line.month is None else require_month(line.month, f"{field}.month")
     report = UsageReport(
-        id=ctx.ids.new_id("usage_report"),
+        id=usage_report_id(key),
         idempotency_key=key,
         resource_id=line.resource_id,
         component_type=require_text(line.component_type, f"{field}.component_type"),
