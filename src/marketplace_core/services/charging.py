@@ -168,7 +168,10 @@ def open_month(ctx: Context, resource: Resource, month: date) -> None:
     for component in _limit_components(bill, PERIOD_LIMITS):
         if limit_period_bounds(limit_period_of(component), month)[0] == month:
             limit = resource.limits.get(component.type, 0)
-            write_item(ctx, bill.period_item(component, limit, start, start))
+            charge = bill.period_item(component, limit, start, start)
+            if charge is not None:
+                item_id = identities.month_item_id(resource.id, month, component.type)
+                write_item(ctx, replace(charge, id=item_id))
 
 
 def bill_through(ctx: Context, resource: Resource, month: date) -> None:
