@@ -102,12 +102,14 @@ class Charging:
         billed_to: datetime | None = None,
         open: bool = False,
         details: Mapping[str, Any] = EMPTY_JSON,
+        item_id: str | None = None,
     ) -> InvoiceItem:
-        """A new item of this resource in this month, priced by the rounding rule."""
+        """A new item of this resource in this month, priced by the rounding rule (with a
+        fresh id unless ``item_id`` is given)."""
         quantity = clean_quantity(quantity)
         plan = self.plan
         return InvoiceItem(
-            id=self.new_id(),
+            id=self.new_id() if item_id is None else item_id,
             invoice_id=self.invoice_id,
             organization_id=self.organization_id,
             project_id=self.resource.project_id,
@@ -266,6 +268,7 @@ class Charging:
         billed_from: datetime,
         *,
         refund_price: Decimal | None = None,
+        item_id: str | None = None,
     ) -> InvoiceItem | None:
         """The charge of a quarter or annual ``limit`` for the rest of its period from
         ``start``, billing the days from ``billed_from``: the period price × limit × the share
@@ -301,6 +304,7 @@ class Charging:
                     "period_end": end_month.isoformat(),
                 }
             ),
+            item_id=item_id,
         )
 
 

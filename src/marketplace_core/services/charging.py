@@ -42,7 +42,6 @@ from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKi
 from marketplace_core.billing.quantities import clean_quantity
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import InvoiceItemWritten, InvoiceOpened
-from marketplace_core.frozen import replace
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
 from marketplace_core.orders import OrderState, OrderType
@@ -168,10 +167,8 @@ def open_month(ctx: Context, resource: Resource, month: date) -> None:
     for component in _limit_components(bill, PERIOD_LIMITS):
         if limit_period_bounds(limit_period_of(component), month)[0] == month:
             limit = resource.limits.get(component.type, 0)
-            charge = bill.period_item(component, limit, start, start)
-            if charge is not None:
-                item_id = identities.month_item_id(resource.id, month, component.type)
-                write_item(ctx, replace(charge, id=item_id))
+            item_id = identities.month_item_id(resource.id, month, component.type)
+            write_item(ctx, bill.period_item(component, limit, start, start, item_id=item_id))
 
 
 def bill_through(ctx: Context, resource: Resource, month: date) -> None:
@@ -424,9 +421,9 @@ def bill_usage(
         start=start,
         end=month_end(month),
         open=True,
+        item_id=identities.usage_item_id(resource.id, month, component.type, len(closed)),
     )
-    item_id = identities.usage_item_id(resource.id, month, component.type, len(closed))
-    write_item(ctx, replace(item, id=item_id))
+    write_item(ctx, item)
 
 
 def _plan_in(ctx: Context, resource: Resource, month: date) -> str | None:
