@@ -30,6 +30,7 @@ from marketplace_core import (
     SequentialIdGenerator,
     User,
 )
+from marketplace_core.billing import DEFAULT_ROUNDING, Rounding
 from marketplace_core.plugins import register_basic
 from marketplace_core.ports import Storage
 from marketplace_core.testing import InstantProcessor, ScriptedProcessor
@@ -169,8 +170,9 @@ class World:
         )
 
 
-def build_world() -> World:
-    """Build the standard small world on fresh in-memory storage."""
+def build_world(rounding: Rounding = DEFAULT_ROUNDING) -> World:
+    """Build the standard small world on fresh in-memory storage (billing with
+    ``rounding``)."""
     clock = FixedClock(START)
     events = EventLog()
     cloud = ScriptedProcessor()
@@ -182,6 +184,7 @@ def build_world() -> World:
         plugins=plugin_registry(cloud),
         event_sink=events,
         notifier=notifications,
+        rounding=rounding,
     )
     staff = market.bootstrap_staff_user("root")
     consumer = market.create_organization(staff.id, "University")

@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 
 from marketplace_core import (
     FixedClock,
-    InMemoryStorage,
     InvoiceItem,
     InvoiceState,
     InvoiceTotals,
@@ -46,14 +45,12 @@ from marketplace_core import (
     PlanUnit,
     Resource,
     ResourceState,
-    Role,
     Rounding,
-    SequentialIdGenerator,
     UsageLine,
 )
 from marketplace_core.billing import Credit, CreditAllocation, allocate_credits
 from marketplace_core.frozen import FrozenMap
-from tests.support import BASE, CPU, SETUP, START, STORAGE, World, build_world, plugin_registry
+from tests.support import BASE, CPU, SETUP, START, STORAGE, World, build_world
 
 # --------------------------------------------------------------------------- calendar, by hand
 
@@ -186,37 +183,8 @@ def shop_of(world: World) -> Shop:
 
 
 def build_shop(rounding: Rounding) -> Shop:
-    """A world like ``tests.support.build_world`` (same clock start, plugins and parties),
-    on a marketplace with its own ``rounding``."""
-    clock = FixedClock(START)
-    market = Marketplace(
-        InMemoryStorage(),
-        clock=clock,
-        ids=SequentialIdGenerator(),
-        plugins=plugin_registry(),
-        rounding=rounding,
-    )
-    staff = market.bootstrap_staff_user("root")
-    consumer = market.create_organization(staff.id, "University")
-    project = market.create_project(staff.id, consumer.id, "Thesis")
-    provider = market.create_organization(staff.id, "HPC Center")
-    market.register_provider(staff.id, provider.id)
-    category = market.create_category(staff.id, "HPC")
-    owner = market.create_user(staff.id, "alice")
-    market.grant_role(staff.id, owner.id, Role.ORGANIZATION_OWNER, consumer.id)
-    provider_owner = market.create_user(staff.id, "olga")
-    market.grant_role(staff.id, provider_owner.id, Role.ORGANIZATION_OWNER, provider.id)
-    return Shop(
-        market=market,
-        clock=clock,
-        staff_id=staff.id,
-        owner_id=owner.id,
-        provider_owner_id=provider_owner.id,
-        provider_id=provider.id,
-        category_id=category.id,
-        organization_id=consumer.id,
-        project_id=project.id,
-    )
+    """The standard world, on a marketplace with its own ``rounding``."""
+    return shop_of(build_world(rounding))
 
 
 def static_offering(
