@@ -332,7 +332,7 @@ def close_item(
     quantity = clean_quantity(
         _time_quantity(item.unit, item.month, item.billed_from, billed_to, item.details, rounding)
     )
-    return attrs.evolve(
+    return replace(
         item,
         end=max(end, item.start),
         billed_to=billed_to,

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-import attrs
-
 from marketplace_core.billing import identities
 from marketplace_core.billing.calendar import (
     SLOT_OF_UNIT,
@@ -42,6 +40,7 @@ from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKi
 from marketplace_core.billing.quantities import clean_quantity
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import InvoiceItemWritten, InvoiceOpened
+from marketplace_core.frozen import replace
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
 from marketplace_core.orders import OrderState, OrderType
@@ -271,7 +270,7 @@ def _close(
             write_item(ctx, close_item(item, ctx.now, billed_to, ctx.rounding), item)
         elif item.kind is ItemKind.USAGE and component is None:
             end = max(ctx.now, item.start)
-            write_item(ctx, attrs.evolve(item, end=end, billed_to=end, open=False), item)
+            write_item(ctx, replace(item, end=end, billed_to=end, open=False), item)
 
 
 def _billed_beyond(
@@ -406,7 +405,7 @@ def bill_usage(
         quantity = clean_quantity(quantity)
         if current.quantity != quantity:
             price = ctx.rounding.price(current.unit_price, quantity)
-            write_item(ctx, attrs.evolve(current, quantity=quantity, price=price), current)
+            write_item(ctx, replace(current, quantity=quantity, price=price), current)
         return
     start = max(
         [i.end for i in closed] + [month_start(month), resource.activated_at or month_start(month)]

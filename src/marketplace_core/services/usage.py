@@ -7,6 +7,7 @@ command, so it is accepted whole or refused whole.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -86,7 +87,10 @@ def report_usages(ctx: Context, actor_id: str, lines: Sequence[UsageLine]) -> li
                 value=repr(line),
             )
         resource = ctx.uow.resources.get(line.resource_id)
-        offering = ctx.uow.offerings.get(resource.offering_id)
+        offering = ctx.remember(
+            ("offering", resource.offering_id),
+            functools.partial(ctx.uow.offerings.get, resource.offering_id),
+        )
         if offering.id not in allowed:
             ctx.authorize(actor.id, Permission.RESOURCE_REPORT_USAGE, scope_of_offering(offering))
             allowed.add(offering.id)
