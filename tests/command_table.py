@@ -9,17 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
 from marketplace_core import (
+    ActionKind,
     BillingType,
+    DenyTarget,
     OfferingComponent,
     Order,
     PlanUnit,
+    PolicyAction,
+    PolicyMetric,
+    PolicyPeriod,
+    QuotaKind,
     Resource,
     Role,
+    ScopeKind,
     UsageLine,
 )
 from marketplace_core.testing import Outcome
@@ -68,6 +76,22 @@ def _report(command: str, outcome: str) -> Callable[[World, str, Any], object]:
         return method(actor_id, resource.id)
 
     return run
+
+
+SPEND_WARNING = (PolicyAction(ActionKind.NOTIFY_ORGANIZATION_OWNERS, percent=Decimal(80)),)
+
+
+def _project_policy(world: World) -> str:
+    """A monthly spending policy of the world's project, made by the consumer's owner."""
+    return world.marketplace.create_policy(
+        world.owner.id,
+        ScopeKind.PROJECT,
+        world.project.id,
+        PolicyMetric.ESTIMATED_COST,
+        PolicyPeriod.MONTH,
+        SPEND_WARNING,
+        limit=1000,
+    ).id
 
 
 def _issued_invoice(world: World) -> str:
@@ -287,6 +311,49 @@ COMMANDS: dict[str, CommandCase] = {
         lambda w, a, invoice_id: w.marketplace.cancel_invoice(a, invoice_id),
         prepare=_issued_invoice,
     ),
+    "create_policy": CommandCase(
+        "owner",
+        lambda w, a, _: w.marketplace.create_policy(
+            a,
+            ScopeKind.PROJECT,
+            w.project.id,
+            PolicyMetric.ESTIMATED_COST,
+            PolicyPeriod.MONTH,
+            SPEND_WARNING,
+            limit=500,
+        ),
+    ),
+    "change_policy_limits": CommandCase(
+        "owner",
+        lambda w, a, policy_id: w.marketplace.change_policy_limits(a, policy_id, limit=2000),
+        prepare=_project_policy,
+    ),
+    "delete_policy": CommandCase(
+        "owner",
+        lambda w, a, policy_id: w.marketplace.delete_policy(a, policy_id),
+        prepare=_project_policy,
+    ),
+    "set_quota": CommandCase(
+        "staff",
+        lambda w, a, _: w.marketplace.set_quota(
+            a, ScopeKind.PROJECT, w.project.id, QuotaKind.LIVE_RESOURCES, 5
+        ),
+    ),
+    "add_deny_rule": CommandCase(
+        "staff",
+        lambda w, a, _: w.marketplace.add_deny_rule(
+            a, ScopeKind.PROJECT, w.project.id, DenyTarget.OFFERING, w.offering.id
+        ),
+    ),
+    "remove_deny_rule": CommandCase(
+        "staff",
+        lambda w, a, rule_id: w.marketplace.remove_deny_rule(a, rule_id),
+        prepare=lambda w: (
+            w.marketplace.add_deny_rule(
+                w.staff.id, ScopeKind.PROJECT, w.project.id, DenyTarget.OFFERING, w.offering.id
+            ).id
+        ),
+    ),
 }
 """Each command that acts for a user, and how to run it in the standard world."""
 
@@ -310,6 +377,29 @@ BILLING_COMMANDS = frozenset(
 )
 """The commands on usage, invoices and credits."""
 
+POLICY_COMMANDS = frozenset(
+    {
+        "create_policy",
+        "change_policy_limits",
+        "delete_policy",
+        "set_quota",
+        "add_deny_rule",
+        "remove_deny_rule",
+    }
+)
+"""The commands on policies, quotas and deny lists."""
+
+POLICY_QUERIES = frozenset(
+    {
+        "get_policy",
+        "list_policies",
+        "policy_share",
+        "dry_run_policy",
+        "list_quotas",
+        "list_deny_rules",
+    }
+)
+
 BILLING_QUERIES = frozenset(
     {
         "list_usage_reports",
@@ -331,6 +421,7 @@ ORDER_QUERIES = frozenset(
 QUERIES = (
     ORDER_QUERIES
     | BILLING_QUERIES
+    | POLICY_QUERIES
     | frozenset(
         {
             "get_user",

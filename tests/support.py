@@ -260,6 +260,10 @@ REPOSITORIES = (
     "invoice_items",
     "usage_reports",
     "credits",
+    "policies",
+    "monthly_totals",
+    "quotas",
+    "deny_rules",
 )
 
 

@@ -35,6 +35,8 @@ from tests.command_table import (
     COMMANDS,
     ORDER_COMMANDS,
     ORDER_QUERIES,
+    POLICY_COMMANDS,
+    POLICY_QUERIES,
     QUERIES,
 )
 from tests.support import World, build_world, snapshot
@@ -71,8 +73,8 @@ def call(
     return st.tuples(st.tuples(*positional), st.fixed_dictionaries({}, optional=keywords))
 
 
-CATALOGUE_COMMANDS = frozenset(COMMANDS) - ORDER_COMMANDS - BILLING_COMMANDS
-CATALOGUE_QUERIES = QUERIES - ORDER_QUERIES - BILLING_QUERIES
+CATALOGUE_COMMANDS = frozenset(COMMANDS) - ORDER_COMMANDS - BILLING_COMMANDS - POLICY_COMMANDS
+CATALOGUE_QUERIES = QUERIES - ORDER_QUERIES - BILLING_QUERIES - POLICY_QUERIES
 
 
 class CommandsAreAtomic(RuleBasedStateMachine):

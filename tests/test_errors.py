@@ -10,8 +10,10 @@ import attrs
 import pytest
 
 from marketplace_core import (
+    ActionKind,
     BillingType,
     ConflictError,
+    DenyTarget,
     ErrorCode,
     InvalidTransitionError,
     LimitPeriod,
@@ -20,9 +22,14 @@ from marketplace_core import (
     OfferingComponent,
     PermissionDeniedError,
     PlanUnit,
+    PolicyAction,
+    PolicyMetric,
+    PolicyPeriod,
     PolicyViolationError,
     PrivateToOrganization,
     QuotaExceededError,
+    QuotaKind,
+    ScopeKind,
     ValidationError,
 )
 from marketplace_core.billing.usage import check_usage_cap
@@ -155,6 +162,22 @@ def _report_cpu(
     return world.marketplace.report_usage(
         world.provider_owner.id, resource_id, "cpu", amount, idempotency_key=key, month=month
     )
+
+
+def _over_a_blocking_policy(world: World, block: ActionKind) -> str:
+    """A live resource whose project's monthly spending policy (limit 10) has fired
+    ``block``: January already costs 105.55."""
+    resource = world.live_basic()
+    world.marketplace.create_policy(
+        world.owner.id,
+        ScopeKind.PROJECT,
+        world.project.id,
+        PolicyMetric.ESTIMATED_COST,
+        PolicyPeriod.MONTH,
+        [PolicyAction(block)],
+        limit=10,
+    )
+    return resource.id
 
 
 def _report_after_the_run(world: World) -> object:
@@ -393,6 +416,50 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
         lambda w: check_usage_cap(CAPPED_GPU, Decimal(8), used_elsewhere=Decimal(5)),
     ),
     ErrorCode.USAGE_BELOW_BILLED: (ValidationError, _report_less_after_a_switch),
+    ErrorCode.POLICY_ACTION_NOT_AVAILABLE: (
+        ValidationError,
+        lambda w: w.marketplace.create_policy(
+            w.provider_owner.id,
+            ScopeKind.OFFERING,
+            w.offering.id,
+            PolicyMetric.ESTIMATED_COST,
+            PolicyPeriod.MONTH,
+            [PolicyAction(ActionKind.TERMINATE_RESOURCES)],
+            limit=10,
+        ),
+    ),
+    ErrorCode.POLICY_BLOCKS_CREATION: (
+        PolicyViolationError,
+        lambda w: _over_a_blocking_policy(w, ActionKind.BLOCK_CREATION) and w.order(),
+    ),
+    ErrorCode.POLICY_BLOCKS_MODIFICATION: (
+        PolicyViolationError,
+        lambda w: w.marketplace.order_limit_change(
+            w.owner.id, _over_a_blocking_policy(w, ActionKind.BLOCK_MODIFICATION), {"storage": 20}
+        ),
+    ),
+    ErrorCode.OFFERING_DENIED: (
+        PolicyViolationError,
+        lambda w: (
+            w.marketplace.add_deny_rule(
+                w.staff.id,
+                ScopeKind.ORGANIZATION,
+                w.consumer.id,
+                DenyTarget.OFFERING,
+                w.offering.id,
+            )
+            and w.order()
+        ),
+    ),
+    ErrorCode.QUOTA_EXCEEDED: (
+        QuotaExceededError,
+        lambda w: (
+            w.marketplace.set_quota(
+                w.staff.id, ScopeKind.PROJECT, w.project.id, QuotaKind.LIVE_RESOURCES, 0
+            )
+            and w.order()
+        ),
+    ),
 }
 
 

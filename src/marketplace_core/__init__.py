@@ -57,8 +57,24 @@ from marketplace_core.plugins import (
     ProcessingRequest,
     Processor,
 )
+from marketplace_core.policies import (
+    ActionKind,
+    ActionType,
+    Policy,
+    PolicyAction,
+    PolicyMetric,
+    PolicyPeriod,
+)
+from marketplace_core.quotas import DenyRule, DenyTarget, Quota, QuotaKind
 from marketplace_core.resources import Resource, ResourceState
-from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role, RoleGrant, Scope
+from marketplace_core.roles import (
+    DEFAULT_ROLE_PERMISSIONS,
+    Permission,
+    Role,
+    RoleGrant,
+    Scope,
+    ScopeKind,
+)
 from marketplace_core.services.usage import UsageLine
 from marketplace_core.users import User
 
@@ -66,12 +82,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ROLE_PERMISSIONS",
+    "ActionKind",
+    "ActionType",
     "BillingReport",
     "BillingType",
     "Category",
     "Completed",
     "ConflictError",
     "Credit",
+    "DenyRule",
+    "DenyTarget",
     "DueJobsReport",
     "ErrorCode",
     "EventLog",
@@ -104,13 +124,19 @@ __all__ = [
     "PlanUnit",
     "PluginCapabilities",
     "PluginRegistry",
+    "Policy",
+    "PolicyAction",
+    "PolicyMetric",
+    "PolicyPeriod",
     "PolicyViolationError",
     "PrivateToOrganization",
     "PrivateToProject",
     "ProcessingRequest",
     "Processor",
     "Project",
+    "Quota",
     "QuotaExceededError",
+    "QuotaKind",
     "RecordingNotifier",
     "Resource",
     "ResourceState",
@@ -119,6 +145,7 @@ __all__ = [
     "RoleGrant",
     "Rounding",
     "Scope",
+    "ScopeKind",
     "SequentialIdGenerator",
     "ServiceProvider",
     "Shared",

@@ -78,6 +78,12 @@ class ErrorCode(enum.StrEnum):
     PERIOD_CLOSED = "period_closed"
     USAGE_CAP_EXCEEDED = "usage_cap_exceeded"
     USAGE_BELOW_BILLED = "usage_below_billed"
+    # Policies, quotas and deny lists.
+    POLICY_ACTION_NOT_AVAILABLE = "policy_action_not_available"
+    POLICY_BLOCKS_CREATION = "policy_blocks_creation"
+    POLICY_BLOCKS_MODIFICATION = "policy_blocks_modification"
+    OFFERING_DENIED = "offering_denied"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class MarketplaceError(Exception):

@@ -421,3 +421,82 @@ class CreditApplied(DomainEvent):
     invoice_id: str
     amount: Decimal
     balance: Decimal
+
+
+# --------------------------------------------------------------------------- policies
+
+
+@attrs.frozen(kw_only=True)
+class PolicyCreated(DomainEvent):
+    """A policy was attached to a scope."""
+
+    policy_id: str
+    scope_kind: str
+    scope_id: str
+    metric: str
+    period: str
+
+
+@attrs.frozen(kw_only=True)
+class PolicyLimitsChanged(DomainEvent):
+    """A policy's limit (or component limits) changed; nothing was re-run."""
+
+    policy_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PolicyDeleted(DomainEvent):
+    """A policy was removed, after lifting whatever it had in force."""
+
+    policy_id: str
+
+
+@attrs.frozen(kw_only=True)
+class PolicyActionRun(DomainEvent):
+    """A policy action fired; ``share`` is how far through its limit the metric was, in
+    percent. ``error`` holds the failure of a custom action."""
+
+    policy_id: str
+    action: str
+    share: Decimal
+    error: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class PolicyActionReset(DomainEvent):
+    """A policy action was lifted: the metric dropped back (immediate actions), the period
+    ended, or the policy was deleted."""
+
+    policy_id: str
+    action: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class QuotaSet(DomainEvent):
+    """A quota was set (``limit`` -1: unlimited)."""
+
+    quota_id: str
+    scope_kind: str
+    scope_id: str
+    kind: str
+    component: str
+    limit: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class DenyRuleAdded(DomainEvent):
+    """An organization or project was barred from an offering or a category."""
+
+    rule_id: str
+    subject_kind: str
+    subject_id: str
+    target: str
+    target_id: str
+
+
+@attrs.frozen(kw_only=True)
+class DenyRuleRemoved(DomainEvent):
+    """A deny rule was lifted."""
+
+    rule_id: str

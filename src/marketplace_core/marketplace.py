@@ -37,6 +37,8 @@ from marketplace_core.services import (
     invoicing,
     orders,
     organizations,
+    policies,
+    quotas,
     usage,
     users,
 )
@@ -111,6 +113,9 @@ class DueJobsReport:
     """The orders moved out of ``pending-project``."""
     skipped: tuple[tuple[str, str], ...]
     """``(resource or order id, error code)`` for the work that was refused, to retry later."""
+    policies: tuple[str, ...] = ()
+    """The policies whose state changed when every policy was evaluated (a period ended,
+    say)."""
 
 
 class Marketplace:
@@ -171,11 +176,17 @@ class Marketplace:
                 rounding=self.rounding,
             )
             result = handler(context, *args, **kwargs)
-            if self.process_immediately:
-                for order_id in context.to_process:
-                    processed = fulfilment.process_order(context, order_id)
-                    if isinstance(result, Order) and result.id == processed.id:
-                        result = processed  # type: ignore[assignment]  # same type: an Order
+            processed_count = 0
+            while True:
+                if self.process_immediately:
+                    while processed_count < len(context.to_process):
+                        order_id = context.to_process[processed_count]
+                        processed_count += 1
+                        processed = fulfilment.process_order(context, order_id)
+                        if isinstance(result, Order) and result.id == processed.id:
+                            result = processed  # type: ignore[assignment]  # same type
+                if not policies.settle(context):
+                    break
             recorded = uow.commit()
         if recorded and self._event_sink is not None:
             self._event_sink.publish(recorded)
@@ -202,12 +213,15 @@ class Marketplace:
         return processed
 
     def run_due_jobs(self) -> DueJobsReport:
-        """The daily work, as the system: terminate resources past their end date and the
-        resources of ended projects; release orders whose project has started.
+        """The daily work, as the system: evaluate every policy (so a period boundary resets
+        what is in force even when nothing triggers it), terminate resources past their end
+        date and the resources of ended projects, and release orders whose project has
+        started.
 
         Each piece of work runs in its own unit of work; work that is refused (a resource with
         an executing order, say) is reported in ``skipped`` and tried again next time.
         """
+        changed = self._run(policies.evaluate_all)
         work = self._run(due_jobs.find_due_work)
         terminations: list[str] = []
         released: list[str] = []
@@ -225,7 +239,7 @@ class Marketplace:
                 released.append(self._run(due_jobs.release_order, order_id).id)
             except MarketplaceError as error:
                 skipped.append((order_id, str(error.code)))
-        return DueJobsReport(tuple(terminations), tuple(released), tuple(skipped))
+        return DueJobsReport(tuple(terminations), tuple(released), tuple(skipped), tuple(changed))
 
     def run_billing(self, month: date | None = None) -> BillingReport:
         """The monthly billing run, as the system, for ``month`` (its first day; default:
@@ -356,3 +370,17 @@ class Marketplace:
     list_resource_items = _Command(invoicing.list_resource_items)
     get_invoice_totals = _Command(invoicing.get_invoice_totals)
     list_credits = _Command(invoicing.list_credits)
+
+    # Policies, quotas and deny lists.
+    create_policy = _Command(policies.create_policy)
+    change_policy_limits = _Command(policies.change_policy_limits)
+    delete_policy = _Command(policies.delete_policy)
+    set_quota = _Command(quotas.set_quota)
+    add_deny_rule = _Command(quotas.add_deny_rule)
+    remove_deny_rule = _Command(quotas.remove_deny_rule)
+    get_policy = _Command(policies.get_policy)
+    list_policies = _Command(policies.list_policies)
+    policy_share = _Command(policies.policy_share)
+    dry_run_policy = _Command(policies.dry_run_policy)
+    list_quotas = _Command(quotas.list_quotas)
+    list_deny_rules = _Command(quotas.list_deny_rules)

@@ -27,6 +27,8 @@ from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
 from marketplace_core.orders import Order, OrderState
 from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
+from marketplace_core.policies import MonthlyTotal, Policy
+from marketplace_core.quotas import DenyRule, Quota
 from marketplace_core.resources import Resource
 from marketplace_core.roles import Permission, RoleGrant, Scope, ScopeKind
 from marketplace_core.users import User
@@ -284,6 +286,47 @@ class CreditRepository(Repository[Credit], Protocol):
         ...
 
 
+class PolicyRepository(Repository[Policy], Protocol):
+    """Policies."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
+        """The policies attached to one scope, oldest first."""
+        ...
+
+    def remove(self, policy: Policy) -> None:
+        """Stage the removal of a policy, checking its version as :meth:`update` does."""
+        ...
+
+
+class MonthlyTotalRepository(Repository[MonthlyTotal], Protocol):
+    """The running monthly aggregates of scopes (ids from
+    :func:`~marketplace_core.policies.monthly_total_id`)."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[MonthlyTotal]:
+        """Every month's total of one scope, oldest first."""
+        ...
+
+
+class QuotaRepository(Repository[Quota], Protocol):
+    """Quotas."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Quota]:
+        """The quotas of one scope, oldest first."""
+        ...
+
+
+class DenyRuleRepository(Repository[DenyRule], Protocol):
+    """Deny rules."""
+
+    def for_subject(self, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
+        """The rules barring one organization or project, oldest first."""
+        ...
+
+    def remove(self, rule: DenyRule) -> None:
+        """Stage the removal of a rule, checking its version as :meth:`update` does."""
+        ...
+
+
 class Outbox(Protocol):
     """The committed events, in commit order."""
 
@@ -343,6 +386,18 @@ class UnitOfWork(Protocol):
 
     @property
     def credits(self) -> CreditRepository: ...
+
+    @property
+    def policies(self) -> PolicyRepository: ...
+
+    @property
+    def monthly_totals(self) -> MonthlyTotalRepository: ...
+
+    @property
+    def quotas(self) -> QuotaRepository: ...
+
+    @property
+    def deny_rules(self) -> DenyRuleRepository: ...
 
     @property
     def outbox(self) -> Outbox: ...

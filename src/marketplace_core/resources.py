@@ -105,11 +105,19 @@ class Resource:
     error_message: str = ""
     activated_at: datetime | None = None
     terminated_at: datetime | None = None
+    policy_flags: frozenset[tuple[str, str]] = frozenset()
+    """``(flag, policy id)`` for each flag a fired policy set on the resource
+    (``jobs_blocked``, ``downscaling_requested``, ``pausing_requested``)."""
     version: int = 0
 
     def fire(self, event: ResourceEvent) -> Resource:
         """The resource after ``event``; raises when the current state forbids it."""
         return RESOURCE_LIFECYCLE.fire(self, event)
+
+    @property
+    def flags(self) -> frozenset[str]:
+        """The flags some fired policy sets on the resource (backends honour them)."""
+        return frozenset(flag for flag, _ in self.policy_flags)
 
     @property
     def is_live(self) -> bool:

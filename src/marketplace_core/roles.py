@@ -78,6 +78,7 @@ class Permission(enum.StrEnum):
     PROVIDER_REGISTER = "provider.register"
     OFFERING_ACTIVATE = "offering.activate"
     BILLING_MANAGE = "billing.manage"
+    QUOTA_MANAGE = "quota.manage"
     # Organization, project and offering administration.
     ORGANIZATION_UPDATE = "organization.update"
     ROLE_MANAGE = "role.manage"
@@ -88,6 +89,7 @@ class Permission(enum.StrEnum):
     OFFERING_PAUSE = "offering.pause"
     OFFERING_ARCHIVE = "offering.archive"
     PLAN_MANAGE = "plan.manage"
+    POLICY_MANAGE = "policy.manage"
     # Orders and resources.
     ORDER_CREATE = "order.create"
     ORDER_APPROVE = "order.approve"
@@ -142,6 +144,7 @@ DEFAULT_ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyTyp
                 Permission.OFFERING_PAUSE,
                 Permission.OFFERING_ARCHIVE,
                 Permission.PLAN_MANAGE,
+                Permission.POLICY_MANAGE,
                 Permission.ORDER_APPROVE,
                 Permission.ORDER_REJECT,
                 Permission.ORDER_FULFIL,

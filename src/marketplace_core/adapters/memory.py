@@ -30,7 +30,9 @@ from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Category, Offering, Plan
 from marketplace_core.orders import Order, OrderState
 from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
+from marketplace_core.policies import MonthlyTotal, Policy
 from marketplace_core.ports import Versioned
+from marketplace_core.quotas import DenyRule, Quota
 from marketplace_core.resources import Resource
 from marketplace_core.roles import RoleGrant, ScopeKind
 from marketplace_core.users import User
@@ -426,6 +428,46 @@ class InMemoryCreditRepository(InMemoryRepository[Credit]):
         return self._by("organization_id", organization_id)
 
 
+class InMemoryPolicyRepository(InMemoryRepository[Policy]):
+    """Policies, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
+        """The policies of one scope."""
+        return self._by("scope", (scope_kind, scope_id))
+
+    def remove(self, policy: Policy) -> None:
+        """Stage the removal of a policy."""
+        self._remove(policy)
+
+
+class InMemoryMonthlyTotalRepository(InMemoryRepository[MonthlyTotal]):
+    """Monthly totals, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[MonthlyTotal]:
+        """Every month's total of one scope."""
+        return self._by("scope", (scope_kind, scope_id))
+
+
+class InMemoryQuotaRepository(InMemoryRepository[Quota]):
+    """Quotas, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Quota]:
+        """The quotas of one scope."""
+        return self._by("scope", (scope_kind, scope_id))
+
+
+class InMemoryDenyRuleRepository(InMemoryRepository[DenyRule]):
+    """Deny rules, indexed by subject."""
+
+    def for_subject(self, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
+        """The rules barring one organization or project."""
+        return self._by("subject", (subject_kind, subject_id))
+
+    def remove(self, rule: DenyRule) -> None:
+        """Stage the removal of a rule."""
+        self._remove(rule)
+
+
 class InMemoryOutbox:
     """The committed events of an in-memory storage."""
 
@@ -500,6 +542,12 @@ class InMemoryStorage:
                 },
             ),
             "credits": _Table("credit", {"organization_id": _attr("organization_id")}),
+            "policies": _Table("policy", {"scope": _scope}),
+            "monthly_totals": _Table("monthly total", {"scope": _scope}),
+            "quotas": _Table("quota", {"scope": _scope}),
+            "deny_rules": _Table(
+                "deny rule", {"subject": lambda rule: (rule.subject_kind, rule.subject_id)}
+            ),
         }
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
@@ -531,6 +579,11 @@ class InMemoryStorage:
 
 def _attr(name: str) -> KeyFunction:
     return lambda entity: getattr(entity, name)
+
+
+def _scope(entity: Any) -> Hashable:
+    key: Hashable = (entity.scope_kind, entity.scope_id)
+    return key
 
 
 class InMemoryUnitOfWork:
@@ -623,6 +676,26 @@ class InMemoryUnitOfWork:
     def credits(self) -> InMemoryCreditRepository:
         """Credits."""
         return self._repository("credits", InMemoryCreditRepository)
+
+    @cached_property
+    def policies(self) -> InMemoryPolicyRepository:
+        """Policies."""
+        return self._repository("policies", InMemoryPolicyRepository)
+
+    @cached_property
+    def monthly_totals(self) -> InMemoryMonthlyTotalRepository:
+        """Monthly totals of scopes."""
+        return self._repository("monthly_totals", InMemoryMonthlyTotalRepository)
+
+    @cached_property
+    def quotas(self) -> InMemoryQuotaRepository:
+        """Quotas."""
+        return self._repository("quotas", InMemoryQuotaRepository)
+
+    @cached_property
+    def deny_rules(self) -> InMemoryDenyRuleRepository:
+        """Deny rules."""
+        return self._repository("deny_rules", InMemoryDenyRuleRepository)
 
     @property
     def outbox(self) -> InMemoryOutbox:

@@ -1,6 +1,7 @@
 """Plugins: the backends that fulfil orders, registered under a plugin type."""
 
 from marketplace_core.plugins.basic import BASIC_CAPABILITIES, BasicProcessor, register_basic
+from marketplace_core.plugins.policy_actions import PolicyActionCall, PolicyActionHandler
 from marketplace_core.plugins.processor import (
     Completed,
     InProgress,
@@ -18,6 +19,8 @@ __all__ = [
     "Plugin",
     "PluginCapabilities",
     "PluginRegistry",
+    "PolicyActionCall",
+    "PolicyActionHandler",
     "ProcessingRequest",
     "ProcessingResult",
     "Processor",

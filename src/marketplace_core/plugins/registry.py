@@ -13,6 +13,7 @@ import attrs
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.inputs import require_text
 from marketplace_core.offerings import OfferingComponent, check_components
+from marketplace_core.plugins.policy_actions import PolicyActionHandler
 from marketplace_core.plugins.processor import Processor
 
 
@@ -45,6 +46,22 @@ class PluginRegistry:
 
     def __init__(self) -> None:
         self._plugins: dict[str, Plugin] = {}
+        self._policy_actions: dict[str, PolicyActionHandler] = {}
+
+    def register_policy_action(self, name: str, handler: PolicyActionHandler) -> None:
+        """Register a custom policy action under ``name``; each name is registered once."""
+        require_text(name, "name", max_length=100)
+        if name in self._policy_actions:
+            raise ConflictError(
+                ErrorCode.ALREADY_EXISTS,
+                f"policy action {name!r} is already registered",
+                name=name,
+            )
+        self._policy_actions[name] = handler
+
+    def policy_action(self, name: str) -> PolicyActionHandler | None:
+        """The custom policy action registered as ``name``, or ``None``."""
+        return self._policy_actions.get(name)
 
     def register(
         self,

@@ -46,6 +46,7 @@ from marketplace_core.offerings import BillingType, LimitPeriod, OfferingCompone
 from marketplace_core.orders import OrderState, OrderType
 from marketplace_core.resources import Resource, ResourceState
 from marketplace_core.services.context import Context
+from marketplace_core.services.totals import record_cost
 
 
 def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
@@ -126,6 +127,7 @@ def write_item(ctx: Context, item: InvoiceItem | None, previous: InvoiceItem | N
     else:
         stored = ctx.uow.invoice_items.update(item)
         change = item.price - previous.price
+    record_cost(ctx, stored, change)
     ctx.uow.emit(
         InvoiceItemWritten(
             occurred_at=ctx.now,

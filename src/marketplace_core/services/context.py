@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -27,6 +28,15 @@ from marketplace_core.users import User
 T = TypeVar("T")
 
 
+@attrs.define
+class TotalChange:
+    """What a command adds to one scope's total of one month: cost, and usage per
+    component."""
+
+    cost: Decimal = Decimal(0)
+    usage: dict[str, Decimal] = attrs.field(factory=dict)
+
+
 @attrs.frozen
 class Context:
     """Everything a handler may touch.
@@ -46,6 +56,9 @@ class Context:
     """Orders that reached ``executing``: handed to their processors before the commit."""
     notifications: list[Notification] = attrs.field(factory=list)
     """Messages to send after the commit."""
+    changes: dict[tuple[ScopeKind, str, date], TotalChange] = attrs.field(factory=dict)
+    """What the command added to the monthly totals of scopes, not yet written: written,
+    and the scopes' policies evaluated, before the commit."""
     memo: dict[Hashable, Any] = attrs.field(factory=dict)
     """Values a command reads many times and never changes (see ``remember``)."""
 

@@ -67,6 +67,7 @@ from marketplace_core.services.order_flow import (
     termination_order,
     undo_for,
 )
+from marketplace_core.services.quotas import check_admission
 from marketplace_core.users import User
 
 
@@ -214,6 +215,7 @@ def order_resource(
         attributes=resource.attributes,
         cost=order_cost(OrderType.CREATE, plan, offering, requested),
     )
+    check_admission(ctx, order, project, offering, plan, resource)
     return place(ctx, creator, order, project, offering, plan, resource, new_resource=True)
 
 
@@ -278,6 +280,7 @@ def order_plan_switch(ctx: Context, actor_id: str, resource_id: str, plan_id: st
         limits=resource.limits,
         cost=order_cost(OrderType.UPDATE, plan, offering, resource.limits, plan_switch=True),
     )
+    check_admission(ctx, order, project, offering, plan, resource)
     return place(ctx, actor, order, project, offering, plan, resource, new_resource=False)
 
 
@@ -319,6 +322,7 @@ def order_limit_change(
         old_limits=resource.limits,
         cost=order_cost(OrderType.UPDATE, plan, offering, requested) if plan else None,
     )
+    check_admission(ctx, order, project, offering, plan, resource)
     return place(ctx, actor, order, project, offering, plan, resource, new_resource=False)
 
 

@@ -28,12 +28,13 @@ from marketplace_core.billing.usage import (
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import UsageReported
 from marketplace_core.inputs import require_month, require_string, require_text
-from marketplace_core.money import MoneyInput, parse_money
+from marketplace_core.money import ZERO, MoneyInput, parse_money
 from marketplace_core.offerings import BillingType, Offering, require_component
 from marketplace_core.roles import Permission
 from marketplace_core.services.charging import bill_usage, organization_of
 from marketplace_core.services.context import Context
 from marketplace_core.services.order_flow import scope_of_offering
+from marketplace_core.services.totals import record_usage
 
 
 @attrs.frozen
@@ -135,11 +136,13 @@ def _accept(
             month=month.isoformat(),
         )
     period = component.limit_period
+    history = ctx.uow.usage_reports.for_component(resource.id, component.type)
     if period is not None and component.billing_type is BillingType.USAGE:
-        history = ctx.uow.usage_reports.for_component(resource.id, component.type)
         used = usage_in_period(history, period, month, excluding=month)
         check_usage_cap(component, report.amount, used)
+    before = next((r.amount for r in reversed(history) if r.month == month), ZERO)
     stored = ctx.uow.usage_reports.add(report)
+    record_usage(ctx, resource, organization_id, component.type, month, stored.amount - before)
     ctx.uow.emit(
         UsageReported(
             occurred_at=ctx.now,

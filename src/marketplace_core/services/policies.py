@@ -1,0 +1,571 @@
+"""Policies in the service layer: running aggregates, evaluation on every trigger, actions.
+
+Whatever changes a scope's cost or usage (an invoice item written, a usage report accepted)
+records the change in the command's context (:mod:`marketplace_core.services.totals`).
+Before the command commits, :func:`settle` adds the changes to the scopes' monthly totals and
+evaluates the policies of the scopes they touched, in the same unit of work; the due jobs
+evaluate every policy, so a period boundary resets what is in force even with no trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import attrs
+
+from marketplace_core.errors import ErrorCode, PolicyViolationError, ValidationError
+from marketplace_core.events import (
+    InvoiceItemWritten,
+    PolicyActionReset,
+    PolicyActionRun,
+    PolicyCreated,
+    PolicyDeleted,
+    PolicyLimitsChanged,
+    UsageReported,
+)
+from marketplace_core.inputs import require_enum, require_month
+from marketplace_core.money import MoneyInput, parse_money
+from marketplace_core.notifications import Notification
+from marketplace_core.offerings import Offering
+from marketplace_core.orders import OrderType
+from marketplace_core.organizations import Project
+from marketplace_core.plugins.policy_actions import PolicyActionCall
+from marketplace_core.policies import (
+    POLICY_SCOPES,
+    RESOURCE_FLAGS,
+    ActionKind,
+    ActionType,
+    MonthlyTotal,
+    Policy,
+    PolicyAction,
+    PolicyMetric,
+    PolicyPeriod,
+    check_policy_actions,
+    evaluate,
+    in_window,
+    monthly_total_id,
+    period_window,
+    share_of_limit,
+)
+from marketplace_core.resources import Resource, ResourceState
+from marketplace_core.roles import PLATFORM, Permission, Role, ScopeKind
+from marketplace_core.services.context import Context
+from marketplace_core.services.due_jobs import terminate_due_resource
+from marketplace_core.services.order_flow import change_resource
+
+# --------------------------------------------------------------------------- aggregates
+
+
+def settle(ctx: Context) -> bool:
+    """Write the command's changes to the monthly totals and evaluate the policies of the
+    scopes they touched; returns whether there were any."""
+    if not ctx.changes:
+        return False
+    changes, scopes = dict(ctx.changes), set()
+    ctx.changes.clear()
+    totals = ctx.uow.monthly_totals
+    for (kind, scope_id, month), change in changes.items():
+        total_id = monthly_total_id(kind, scope_id, month)
+        stored = totals.find(total_id)
+        if stored is None:
+            totals.add(MonthlyTotal(total_id, kind, scope_id, month, change.cost, change.usage))
+        else:
+            usage = dict(stored.usage)
+            for component, amount in change.usage.items():
+                usage[component] = usage.get(component, Decimal(0)) + amount
+            totals.update(attrs.evolve(stored, cost=stored.cost + change.cost, usage=usage))
+        scopes.add((kind, scope_id))
+    for kind, scope_id in sorted(scopes):
+        for policy in ctx.uow.policies.for_scope(kind, scope_id):
+            apply(ctx, policy)
+    return True
+
+
+def metric_of(
+    ctx: Context, policy: Policy, totals: Sequence[MonthlyTotal] | None = None
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """The policy's cost and usage over its current period, from the scope's monthly
+    totals (a year at most, or every month of the scope for ``total``)."""
+    window = period_window(policy.period, ctx.now)
+    if totals is None:
+        totals = ctx.uow.monthly_totals.for_scope(policy.scope_kind, policy.scope_id)
+    cost, usage = Decimal(0), dict[str, Decimal]()
+    for total in totals:
+        if in_window(total.month, window):
+            cost += total.cost
+            for component, amount in total.usage.items():
+                usage[component] = usage.get(component, Decimal(0)) + amount
+    return cost, usage
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def apply(ctx: Context, policy: Policy) -> Policy:
+    """Evaluate ``policy`` now and carry out what it decides: store its new state, lift the
+    actions to reset, run the actions that fire."""
+    cost, usage = metric_of(ctx, policy)
+    share = share_of_limit(policy, cost, usage)
+    decision = evaluate(policy, share, ctx.now)
+    stored = policy
+    if decision.policy != policy:
+        stored = ctx.uow.policies.update(decision.policy)
+    reason = "period ended" if decision.new_period else "back under the limit"
+    for index in decision.reset:
+        _reset(ctx, stored, policy.actions[index], share, reason)
+    for index in decision.run:
+        _run(ctx, stored, policy.actions[index], share)
+    return stored
+
+
+def evaluate_all(ctx: Context) -> list[str]:
+    """Evaluate every policy (the due jobs' call, so a period boundary resets what is in
+    force even when nothing triggers it); returns the ids of the policies that changed."""
+    changed = []
+    for policy in ctx.uow.policies.all():
+        if apply(ctx, policy) is not policy:
+            changed.append(policy.id)
+    return changed
+
+
+def _scope_resources(ctx: Context, policy: Policy, *, live: bool = True) -> list[Resource]:
+    match policy.scope_kind:
+        case ScopeKind.PROJECT:
+            resources = list(ctx.uow.resources.for_project(policy.scope_id))
+        case ScopeKind.ORGANIZATION:
+            resources = [
+                resource
+                for project in ctx.uow.projects.for_organization(policy.scope_id)
+                for resource in ctx.uow.resources.for_project(project.id)
+            ]
+        case _:
+            resources = list(ctx.uow.resources.for_offering(policy.scope_id))
+    return [r for r in resources if r.is_live] if live else resources
+
+
+def _run(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal) -> None:
+    error = ""
+    match action.kind:
+        case ActionKind.NOTIFY_PROJECT_MEMBERS | ActionKind.NOTIFY_ORGANIZATION_OWNERS:
+            _notify(ctx, policy, action, share)
+        case ActionKind.TERMINATE_RESOURCES:
+            for resource in _scope_resources(ctx, policy):
+                if _can_terminate(ctx, resource):
+                    terminate_due_resource(ctx, resource.id, f"policy {policy.id}")
+        case kind if kind in RESOURCE_FLAGS:
+            flag = (RESOURCE_FLAGS[kind], policy.id)
+            for resource in _scope_resources(ctx, policy):
+                if flag not in resource.policy_flags:
+                    flags = resource.policy_flags | {flag}
+                    change_resource(ctx, resource, None, None, policy_flags=flags)
+        case ActionKind.CUSTOM:
+            error = _custom(ctx, policy, action, share, reset=False)
+        case _:
+            pass  # blocks: in force through the policy's state, checked at placement
+    ctx.uow.emit(
+        PolicyActionRun(
+            occurred_at=ctx.now,
+            actor_id=None,
+            policy_id=policy.id,
+            action=action.label,
+            share=share,
+            error=error,
+        )
+    )
+
+
+def _reset(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal, reason: str) -> None:
+    if action.kind in RESOURCE_FLAGS:
+        flag = (RESOURCE_FLAGS[action.kind], policy.id)
+        for resource in _scope_resources(ctx, policy, live=False):
+            if flag in resource.policy_flags:
+                flags = resource.policy_flags - {flag}
+                change_resource(ctx, resource, None, None, policy_flags=flags)
+    elif action.kind is ActionKind.CUSTOM:
+        _custom(ctx, policy, action, share, reset=True)
+    ctx.uow.emit(
+        PolicyActionReset(
+            occurred_at=ctx.now,
+            actor_id=None,
+            policy_id=policy.id,
+            action=action.label,
+            reason=reason,
+        )
+    )
+
+
+def _custom(
+    ctx: Context, policy: Policy, action: PolicyAction, share: Decimal, *, reset: bool
+) -> str:
+    """Call a custom action's handler; returns its failure, if it raised."""
+    handler = ctx.plugins.policy_action(action.name)
+    if handler is None:
+        return f"policy action {action.name!r} is not registered"
+    call = PolicyActionCall(policy, action, ctx.now, share, tuple(_scope_resources(ctx, policy)))
+    try:
+        (handler.reset if reset else handler.run)(call)
+    except Exception as error:  # a plugin's failure must not undo the triggering command
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+def _can_terminate(ctx: Context, resource: Resource) -> bool:
+    """Whether the system can order the resource's termination now (ok or erred, with no
+    order executing)."""
+    if resource.state not in (ResourceState.OK, ResourceState.ERRED):
+        return False
+    return all(not o.is_open for o in ctx.uow.orders.for_resource(resource.id))
+
+
+def _notify(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal) -> None:
+    if action.kind is ActionKind.NOTIFY_PROJECT_MEMBERS:
+        grants = ctx.uow.role_grants.for_scope(ScopeKind.PROJECT, policy.scope_id)
+        recipients = {grant.user_id for grant in grants}
+    else:
+        organization_id = _organization_of_scope(ctx, policy)
+        grants = ctx.uow.role_grants.for_scope(ScopeKind.ORGANIZATION, organization_id)
+        recipients = {g.user_id for g in grants if g.role is Role.ORGANIZATION_OWNER}
+    if not recipients:
+        return
+    what = "cost" if policy.metric is PolicyMetric.ESTIMATED_COST else "usage"
+    ctx.notify(
+        Notification(
+            topic="policy.threshold_reached",
+            recipient_ids=tuple(sorted(recipients)),
+            subject=f"The {what} of {policy.scope_kind.value} {policy.scope_id} reached "
+            f"{share.quantize(Decimal(1)) if share.is_finite() else share}% of its limit",
+            body=f"Policy {policy.id} on {policy.scope_kind.value} {policy.scope_id} "
+            f"({policy.period.value}) ran {action.label}.",
+            context={"policy_id": policy.id, "action": action.label, "share": str(share)},
+        )
+    )
+
+
+def _organization_of_scope(ctx: Context, policy: Policy) -> str:
+    match policy.scope_kind:
+        case ScopeKind.PROJECT:
+            return ctx.uow.projects.get(policy.scope_id).organization_id
+        case ScopeKind.ORGANIZATION:
+            return policy.scope_id
+        case _:
+            return ctx.uow.offerings.get(policy.scope_id).provider_id
+
+
+# --------------------------------------------------------------------------- order checks
+
+
+def check_policies_allow(
+    ctx: Context, order_type: OrderType, project: Project, offering: Offering
+) -> None:
+    """Refuse a create order while a policy of the project, its organization or the
+    offering blocks creation, and an update order while one blocks modification.
+    Terminations are never blocked."""
+    if order_type is OrderType.TERMINATE:
+        return
+    kind, code = (
+        (ActionKind.BLOCK_CREATION, ErrorCode.POLICY_BLOCKS_CREATION)
+        if order_type is OrderType.CREATE
+        else (ActionKind.BLOCK_MODIFICATION, ErrorCode.POLICY_BLOCKS_MODIFICATION)
+    )
+    for scope_kind, scope_id in (
+        (ScopeKind.PROJECT, project.id),
+        (ScopeKind.ORGANIZATION, project.organization_id),
+        (ScopeKind.OFFERING, offering.id),
+    ):
+        for policy in ctx.uow.policies.for_scope(scope_kind, scope_id):
+            if policy.in_force(kind, ctx.now):
+                what = "new resources" if kind is ActionKind.BLOCK_CREATION else "changes"
+                raise PolicyViolationError(
+                    code,
+                    f"policy {policy.id!r} on {scope_kind.value} {scope_id!r} blocks {what} "
+                    "until the end of its period or until the metric is back under its limit",
+                    policy_id=policy.id,
+                    scope_kind=scope_kind.value,
+                    scope_id=scope_id,
+                )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _authorize_on_scope(ctx: Context, actor_id: str, scope_kind: ScopeKind, scope_id: str) -> None:
+    """Organization policies are the platform's (staff); project and offering policies are
+    their organization's owners'."""
+    if scope_kind is ScopeKind.ORGANIZATION:
+        ctx.uow.organizations.get(scope_id)
+        ctx.authorize(actor_id, Permission.BILLING_MANAGE, PLATFORM)
+    else:
+        ctx.authorize(actor_id, Permission.POLICY_MANAGE, ctx.scope_of(scope_kind, scope_id))
+
+
+def _limits(
+    metric: PolicyMetric,
+    limit: MoneyInput | None,
+    component_limits: Mapping[str, MoneyInput] | None,
+) -> tuple[Decimal, dict[str, Decimal]]:
+    if metric is PolicyMetric.ESTIMATED_COST:
+        if limit is None or component_limits:
+            raise ValidationError(
+                ErrorCode.INVALID_VALUE,
+                "an estimated-cost policy takes a limit and no component_limits",
+                field="limit",
+                value=repr(limit),
+            )
+        return parse_money(limit, "limit"), {}
+    if limit is not None or not component_limits:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            "a usage policy takes component_limits (at least one) and no limit",
+            field="component_limits",
+            value=repr(component_limits),
+        )
+    return Decimal(0), {
+        component: parse_money(value, f"component_limits[{component!r}]")
+        for component, value in component_limits.items()
+    }
+
+
+def _proposed(
+    ctx: Context,
+    policy_id: str,
+    scope_kind: ScopeKind,
+    scope_id: str,
+    metric: PolicyMetric,
+    period: PolicyPeriod,
+    actions: Sequence[PolicyAction],
+    limit: MoneyInput | None,
+    component_limits: Mapping[str, MoneyInput] | None,
+    created_by: str | None,
+) -> Policy:
+    """A policy built from checked input (not stored)."""
+    metric = require_enum(metric, PolicyMetric, "metric")
+    period = require_enum(period, PolicyPeriod, "period")
+    checked = tuple(actions)
+    check_policy_actions(scope_kind, checked)
+    for action in checked:
+        if action.kind is ActionKind.CUSTOM and ctx.plugins.policy_action(action.name) is None:
+            raise ValidationError(
+                ErrorCode.POLICY_ACTION_NOT_AVAILABLE,
+                f"custom policy action {action.name!r} is not registered",
+                action=action.name,
+                scope_kind=scope_kind.value,
+            )
+    cost_limit, limits = _limits(metric, limit, component_limits)
+    if scope_kind is ScopeKind.OFFERING:
+        offering = ctx.uow.offerings.get(scope_id)
+        for component in limits:
+            if offering.component(component) is None:
+                raise ValidationError(
+                    ErrorCode.UNKNOWN_COMPONENT,
+                    f"component_limits: offering {offering.id!r} has no component {component!r}",
+                    offering_id=offering.id,
+                    component=component,
+                )
+    return Policy(
+        id=policy_id,
+        scope_kind=scope_kind,
+        scope_id=scope_id,
+        metric=metric,
+        period=period,
+        actions=checked,
+        created_at=ctx.now,
+        limit=cost_limit,
+        component_limits=limits,
+        created_by=created_by,
+    )
+
+
+def _policy_scope(ctx: Context, scope_kind: object, scope_id: str) -> ScopeKind:
+    kind = require_enum(scope_kind, ScopeKind, "scope_kind")
+    if kind not in POLICY_SCOPES:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"scope_kind: policies attach to projects, organizations or offerings, not "
+            f"{kind.value}",
+            field="scope_kind",
+            value=kind.value,
+        )
+    ctx.scope_of(kind, scope_id)  # refuses an unknown scope
+    return kind
+
+
+def create_policy(
+    ctx: Context,
+    actor_id: str,
+    scope_kind: ScopeKind,
+    scope_id: str,
+    metric: PolicyMetric,
+    period: PolicyPeriod,
+    actions: Sequence[PolicyAction],
+    *,
+    limit: MoneyInput | None = None,
+    component_limits: Mapping[str, MoneyInput] | None = None,
+) -> Policy:
+    """Attach a policy to a project, organization or offering, and evaluate it at once.
+
+    Needs ``policy.manage`` on a project or offering (their organization's owners), and
+    ``billing.manage`` (staff) for an organization. An estimated-cost policy takes
+    ``limit``; a usage policy takes ``component_limits`` (components of the offering, for an
+    offering policy).
+    """
+    kind = _policy_scope(ctx, scope_kind, scope_id)
+    _authorize_on_scope(ctx, actor_id, kind, scope_id)
+    proposed = _proposed(
+        ctx,
+        ctx.ids.new_id("policy"),
+        kind,
+        scope_id,
+        metric,
+        period,
+        actions,
+        limit,
+        component_limits,
+        actor_id,
+    )
+    policy = ctx.uow.policies.add(proposed)
+    ctx.uow.emit(
+        PolicyCreated(
+            occurred_at=ctx.now,
+            actor_id=actor_id,
+            policy_id=policy.id,
+            scope_kind=kind.value,
+            scope_id=scope_id,
+            metric=policy.metric.value,
+            period=policy.period.value,
+        )
+    )
+    return apply(ctx, policy)
+
+
+def change_policy_limits(
+    ctx: Context,
+    actor_id: str,
+    policy_id: str,
+    *,
+    limit: MoneyInput | None = None,
+    component_limits: Mapping[str, MoneyInput] | None = None,
+) -> Policy:
+    """Change a policy's limit (or component limits). Nothing runs or resets because of the
+    edit itself: the next trigger evaluates the policy against the new limit."""
+    policy = ctx.uow.policies.get(policy_id)
+    _authorize_on_scope(ctx, actor_id, policy.scope_kind, policy.scope_id)
+    cost_limit, limits = _limits(policy.metric, limit, component_limits)
+    stored = ctx.uow.policies.update(
+        attrs.evolve(policy, limit=cost_limit, component_limits=limits)
+    )
+    ctx.uow.emit(PolicyLimitsChanged(occurred_at=ctx.now, actor_id=actor_id, policy_id=policy.id))
+    return stored
+
+
+def delete_policy(ctx: Context, actor_id: str, policy_id: str) -> None:
+    """Remove a policy, lifting first whatever it has in force (flags, custom actions)."""
+    policy = ctx.uow.policies.get(policy_id)
+    _authorize_on_scope(ctx, actor_id, policy.scope_kind, policy.scope_id)
+    share = share_of_limit(policy, *metric_of(ctx, policy))
+    for index, action in enumerate(policy.actions):
+        if index in policy.fired or (policy.over and action.type is ActionType.IMMEDIATE):
+            _reset(ctx, policy, action, share, "policy deleted")
+    ctx.uow.policies.remove(ctx.uow.policies.get(policy.id))
+    ctx.uow.emit(PolicyDeleted(occurred_at=ctx.now, actor_id=actor_id, policy_id=policy.id))
+
+
+def get_policy(ctx: Context, policy_id: str) -> Policy:
+    """The policy with this id."""
+    return ctx.uow.policies.get(policy_id)
+
+
+def list_policies(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
+    """The policies of one scope, oldest first."""
+    return ctx.uow.policies.for_scope(_policy_scope(ctx, scope_kind, scope_id), scope_id)
+
+
+def policy_share(ctx: Context, policy_id: str) -> Decimal:
+    """How far through its limit the policy's metric is now, in percent."""
+    policy = ctx.uow.policies.get(policy_id)
+    return share_of_limit(policy, *metric_of(ctx, policy))
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+@attrs.frozen
+class DryRunStep:
+    """One thing a proposed policy would have done: at ``at``, ``what`` (``"run"`` or
+    ``"reset"``) to ``action``, with the metric ``share`` percent of the limit."""
+
+    at: datetime
+    action: str
+    what: str
+    share: Decimal
+
+
+def dry_run_policy(
+    ctx: Context,
+    scope_kind: ScopeKind,
+    scope_id: str,
+    metric: PolicyMetric,
+    period: PolicyPeriod,
+    actions: Sequence[PolicyAction],
+    month: date,
+    *,
+    limit: MoneyInput | None = None,
+    component_limits: Mapping[str, MoneyInput] | None = None,
+) -> list[DryRunStep]:
+    """What a proposed policy would have done in the period containing ``month``, replayed
+    from the stored history (the invoice items written and the usage reports accepted, in
+    commit order, each at the instant it happened). Changes nothing.
+    """
+    kind = _policy_scope(ctx, scope_kind, scope_id)
+    month = require_month(month, "month")
+    policy = _proposed(
+        ctx, "dry-run", kind, scope_id, metric, period, actions, limit, component_limits, None
+    )
+    window = period_window(policy.period, datetime.combine(month, time(), UTC))
+    first, end = window
+    start_at = None if first is None else datetime.combine(first, time(), UTC)
+    end_at = None if end is None else datetime.combine(end, time(), UTC)
+    members = _scope_members(ctx, kind, scope_id)
+    cost, usage = Decimal(0), dict[str, Decimal]()
+    last_report: dict[tuple[str, str, date], Decimal] = {}
+    steps: list[DryRunStep] = []
+    for recorded in ctx.uow.outbox.read():
+        event = recorded.event
+        if end_at is not None and event.occurred_at >= end_at:
+            break
+        touched = False
+        if isinstance(event, InvoiceItemWritten):
+            item = ctx.uow.invoice_items.find(event.item_id)
+            if item is not None and item.resource_id in members and in_window(item.month, window):
+                cost += event.price_change
+                touched = True
+        elif isinstance(event, UsageReported):
+            key = (event.resource_id, event.component_type, event.month)
+            change = event.amount - last_report.get(key, Decimal(0))
+            last_report[key] = event.amount
+            if event.resource_id in members and in_window(event.month, window):
+                usage[event.component_type] = usage.get(event.component_type, Decimal(0)) + change
+                touched = True
+        if not touched or (start_at is not None and event.occurred_at < start_at):
+            continue
+        share = share_of_limit(policy, cost, usage)
+        decision = evaluate(policy, share, event.occurred_at)
+        steps += [
+            DryRunStep(event.occurred_at, policy.actions[i].label, "reset", share)
+            for i in decision.reset
+        ]
+        steps += [
+            DryRunStep(event.occurred_at, policy.actions[i].label, "run", share)
+            for i in decision.run
+        ]
+        policy = decision.policy
+    return steps
+
+
+def _scope_members(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> set[str]:
+    """The ids of every resource of a scope, terminated ones included."""
+    probe = Policy(
+        "probe", scope_kind, scope_id, PolicyMetric.ESTIMATED_COST, PolicyPeriod.TOTAL, (), ctx.now
+    )
+    return {resource.id for resource in _scope_resources(ctx, probe, live=False)}

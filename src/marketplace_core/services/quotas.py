@@ -1,0 +1,265 @@
+"""Quotas and deny lists in the service layer: commands, and the check every placed create or
+update order passes before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+
+import attrs
+
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.events import DenyRuleAdded, DenyRuleRemoved, QuotaSet
+from marketplace_core.inputs import require_enum, require_text
+from marketplace_core.money import ZERO, MoneyInput, parse_money
+from marketplace_core.offerings import Offering, Plan, PlanUnit
+from marketplace_core.orders import Order, OrderType, estimate_cost
+from marketplace_core.organizations import Project
+from marketplace_core.quotas import (
+    QUOTA_SCOPES,
+    UNLIMITED,
+    DenyRule,
+    DenyTarget,
+    Quota,
+    QuotaKind,
+    check_not_denied,
+    check_quota,
+    monthly_cost,
+    quota_usage,
+)
+from marketplace_core.resources import Resource
+from marketplace_core.roles import PLATFORM, Permission, ScopeKind
+from marketplace_core.services.context import Context
+from marketplace_core.services.policies import check_policies_allow
+
+
+@attrs.frozen
+class QuotaStatus:
+    """A quota and what its scope uses of it now."""
+
+    quota: Quota
+    usage: Decimal
+
+
+def _require_scope(ctx: Context, scope_kind: object, scope_id: str, field: str) -> ScopeKind:
+    kind = require_enum(scope_kind, ScopeKind, field)
+    if kind not in QUOTA_SCOPES:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field}: must be an organization, a project or an offering, not {kind.value}",
+            field=field,
+            value=kind.value,
+        )
+    ctx.scope_of(kind, scope_id)  # refuses an unknown scope
+    return kind
+
+
+def set_quota(
+    ctx: Context,
+    actor_id: str,
+    scope_kind: ScopeKind,
+    scope_id: str,
+    kind: QuotaKind,
+    limit: MoneyInput,
+    *,
+    component: str = "",
+) -> Quota:
+    """Set a quota of a scope (``-1``: unlimited). Needs ``quota.manage`` (staff).
+
+    A component-limit quota names a ``component``; the others take none. Setting a quota
+    below the current usage is allowed: it refuses further growth, not what exists.
+    """
+    ctx.authorize(actor_id, Permission.QUOTA_MANAGE, PLATFORM)
+    scope = _require_scope(ctx, scope_kind, scope_id, "scope_kind")
+    kind = require_enum(kind, QuotaKind, "kind")
+    amount = parse_money(limit, "limit", allow_negative=True)
+    if amount < 0 and amount != UNLIMITED:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"limit must be -1 (unlimited) or at least 0, got {amount}",
+            field="limit",
+            value=str(amount),
+        )
+    if (kind is QuotaKind.COMPONENT_LIMIT) != bool(component):
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            "component: a component-limit quota names a component, other quotas none",
+            field="component",
+            value=repr(component),
+        )
+    if component:
+        require_text(component, "component")
+    quota_id = f"quota:{scope.value}:{scope_id}:{kind.value}:{component}"
+    existing = ctx.uow.quotas.find(quota_id)
+    if existing is None:
+        quota = ctx.uow.quotas.add(Quota(quota_id, scope, scope_id, kind, amount, component))
+    else:
+        quota = ctx.uow.quotas.update(attrs.evolve(existing, limit=amount))
+    ctx.uow.emit(
+        QuotaSet(
+            occurred_at=ctx.now,
+            actor_id=actor_id,
+            quota_id=quota.id,
+            scope_kind=scope.value,
+            scope_id=scope_id,
+            kind=kind.value,
+            component=component,
+            limit=amount,
+        )
+    )
+    return quota
+
+
+def add_deny_rule(
+    ctx: Context,
+    actor_id: str,
+    subject_kind: ScopeKind,
+    subject_id: str,
+    target: DenyTarget,
+    target_id: str,
+) -> DenyRule:
+    """Bar an organization or a project from an offering or a whole category. Needs
+    ``quota.manage`` (staff). Adding a rule that exists returns it."""
+    ctx.authorize(actor_id, Permission.QUOTA_MANAGE, PLATFORM)
+    subject = require_enum(subject_kind, ScopeKind, "subject_kind")
+    if subject not in (ScopeKind.ORGANIZATION, ScopeKind.PROJECT):
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"subject_kind: deny rules bar organizations or projects, not {subject.value}",
+            field="subject_kind",
+            value=subject.value,
+        )
+    ctx.scope_of(subject, subject_id)
+    target = require_enum(target, DenyTarget, "target")
+    if target is DenyTarget.OFFERING:
+        ctx.uow.offerings.get(target_id)
+    else:
+        ctx.uow.categories.get(target_id)
+    rule_id = f"deny:{subject.value}:{subject_id}:{target.value}:{target_id}"
+    existing = ctx.uow.deny_rules.find(rule_id)
+    if existing is not None:
+        return existing
+    rule = ctx.uow.deny_rules.add(DenyRule(rule_id, subject, subject_id, target, target_id))
+    ctx.uow.emit(
+        DenyRuleAdded(
+            occurred_at=ctx.now,
+            actor_id=actor_id,
+            rule_id=rule.id,
+            subject_kind=subject.value,
+            subject_id=subject_id,
+            target=target.value,
+            target_id=target_id,
+        )
+    )
+    return rule
+
+
+def remove_deny_rule(ctx: Context, actor_id: str, rule_id: str) -> None:
+    """Lift a deny rule. Needs ``quota.manage`` (staff)."""
+    ctx.authorize(actor_id, Permission.QUOTA_MANAGE, PLATFORM)
+    ctx.uow.deny_rules.remove(ctx.uow.deny_rules.get(rule_id))
+    ctx.uow.emit(DenyRuleRemoved(occurred_at=ctx.now, actor_id=actor_id, rule_id=rule_id))
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def _scopes(project: Project, offering: Offering) -> list[tuple[ScopeKind, str]]:
+    return [
+        (ScopeKind.PROJECT, project.id),
+        (ScopeKind.ORGANIZATION, project.organization_id),
+        (ScopeKind.OFFERING, offering.id),
+    ]
+
+
+def _live_resources(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> Iterator[Resource]:
+    if scope_kind is ScopeKind.PROJECT:
+        yield from ctx.uow.resources.for_project(scope_id)
+    elif scope_kind is ScopeKind.ORGANIZATION:
+        for project in ctx.uow.projects.for_organization(scope_id):
+            yield from ctx.uow.resources.for_project(project.id)
+    else:
+        yield from ctx.uow.resources.for_offering(scope_id)
+
+
+def _plan_units(ctx: Context, offering_ids: set[str]) -> dict[str, PlanUnit]:
+    return {
+        plan.id: plan.unit
+        for offering_id in offering_ids
+        for plan in ctx.uow.plans.for_offering(offering_id)
+    }
+
+
+def _change(
+    quota: Quota, order: Order, resource: Resource, new_cost: Decimal, old_cost: Decimal
+) -> Decimal:
+    if quota.kind is QuotaKind.LIVE_RESOURCES:
+        return Decimal(1) if order.type is OrderType.CREATE else Decimal(0)
+    if quota.kind is QuotaKind.COMPONENT_LIMIT:
+        before = 0 if order.type is OrderType.CREATE else resource.limits.get(quota.component, 0)
+        return Decimal(order.limits.get(quota.component, 0) - before)
+    return new_cost - old_cost
+
+
+def check_admission(
+    ctx: Context,
+    order: Order,
+    project: Project,
+    offering: Offering,
+    plan: Plan | None,
+    resource: Resource,
+) -> None:
+    """Refuse a create or update order that a deny rule bars (creates only), that a fired
+    policy blocks, or that would take a quota of the project, its organization or the
+    offering over its limit. Terminations always pass."""
+    if order.type is OrderType.TERMINATE:
+        return
+    if order.type is OrderType.CREATE:
+        rules = [
+            rule
+            for kind, scope_id in _scopes(project, offering)[:2]
+            for rule in ctx.uow.deny_rules.for_subject(kind, scope_id)
+        ]
+        check_not_denied(rules, offering)
+    check_policies_allow(ctx, order.type, project, offering)
+    quotas = [
+        (kind, scope_id, quota)
+        for kind, scope_id in _scopes(project, offering)
+        for quota in ctx.uow.quotas.for_scope(kind, scope_id)
+    ]
+    if not quotas:
+        return
+    new_cost = (
+        monthly_cost(estimate_cost(plan, offering, order.limits), plan.unit) if plan else ZERO
+    )
+    old_cost = ZERO
+    if order.type is OrderType.UPDATE and resource.plan_id:
+        old_cost = monthly_cost(resource.cost, ctx.uow.plans.get(resource.plan_id).unit)
+    for kind, scope_id, quota in quotas:
+        change = _change(quota, order, resource, new_cost, old_cost)
+        if change <= 0 or quota.limit == UNLIMITED:
+            continue
+        live = list(_live_resources(ctx, kind, scope_id))
+        units = _plan_units(ctx, {r.offering_id for r in live})
+        check_quota(quota, quota_usage(quota, live, units), change)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def list_quotas(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> list[QuotaStatus]:
+    """The quotas of a scope, each with what the scope uses of it now."""
+    kind = _require_scope(ctx, scope_kind, scope_id, "scope_kind")
+    statuses = []
+    for quota in ctx.uow.quotas.for_scope(kind, scope_id):
+        live = list(_live_resources(ctx, kind, scope_id))
+        units = _plan_units(ctx, {r.offering_id for r in live})
+        statuses.append(QuotaStatus(quota, quota_usage(quota, live, units)))
+    return statuses
+
+
+def list_deny_rules(ctx: Context, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
+    """The deny rules barring an organization or a project, oldest first."""
+    return ctx.uow.deny_rules.for_subject(
+        require_enum(subject_kind, ScopeKind, "subject_kind"), subject_id
+    )
