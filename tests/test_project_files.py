@@ -64,6 +64,9 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
     # January: 800 GB x 0.97 month x 0.02 = 15.52, 4100 CPU h x 0.015 = 61.50, 150 GPU h x
     # 0.60 = 90.00; 167.02 less the 50.00 credit is 117.02; 20% tax 23.404 rounds up to 23.41.
     assert "price 117.02, tax 23.41, total 140.43" in story
+    # The cap is 150.00: 167.02 spent by 31 January is over it (111%), so the block fired.
+    assert "Pat orders more scratch space on 31 January: refused (policy_blocks_creation)" in story
+    assert "new orders are allowed again" in story
 
 
 def test_the_demo_runs_as_a_module():

@@ -1,5 +1,6 @@
 """The guided demo: a provider publishes a catalogue, a project orders, approvers approve, the
-provider fulfils, and the due jobs end what has reached its end date.
+provider fulfils, usage is reported under a spending policy, January is invoiced, and the due
+jobs end what has reached its end date.
 
 Everything goes through the :class:`~marketplace_core.Marketplace` facade, on in-memory
 storage, with a clock that starts on 2 January 2026 and readable, sequential ids, so the story
@@ -16,6 +17,7 @@ from marketplace_core.adapters.memory import EventLog, InMemoryStorage, Recordin
 from marketplace_core.clocks import FixedClock
 from marketplace_core.console import format_table, heading
 from marketplace_core.errors import MarketplaceError
+from marketplace_core.events import PolicyActionRun
 from marketplace_core.ids import SequentialIdGenerator
 from marketplace_core.marketplace import Marketplace
 from marketplace_core.offerings import (
@@ -30,7 +32,13 @@ from marketplace_core.offerings import (
     Visibility,
 )
 from marketplace_core.plugins import PluginRegistry, register_basic
-from marketplace_core.roles import Role
+from marketplace_core.policies import (
+    ActionKind,
+    PolicyAction,
+    PolicyMetric,
+    PolicyPeriod,
+)
+from marketplace_core.roles import Role, ScopeKind
 
 STORY_START = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
 
@@ -276,6 +284,22 @@ class Story:
     def bill_january(self) -> None:
         self.write(heading("5. A month of usage, and January's invoice"))
         market, olga, root = self.market, self.olga, self.root
+        policy = market.create_policy(
+            self.alice.id,
+            ScopeKind.PROJECT,
+            self.genomics.id,
+            PolicyMetric.ESTIMATED_COST,
+            PolicyPeriod.MONTH,
+            [
+                PolicyAction(ActionKind.NOTIFY_ORGANIZATION_OWNERS, percent=Decimal(80)),
+                PolicyAction(ActionKind.BLOCK_CREATION, percent=Decimal(100)),
+            ],
+            limit=150,
+        )
+        self.write(
+            "Alice caps the project's monthly spend at 150.00: warn the owners at 80%, block "
+            "new orders at 100%.\n"
+        )
         rows: list[list[object]] = []
         for day, cpu, gpu in ((10, "1200", "40"), (20, "2650.5", "95"), (31, "4100", "150")):
             self.clock.set(datetime(2026, 1, day, 23, 0, tzinfo=UTC))
@@ -287,10 +311,32 @@ class Story:
                     amount,
                     idempotency_key=f"rocket-{component}-2026-01-{day}",
                 )
-            rows.append([f"2026-01-{day}", cpu, gpu])
+            share = market.policy_share(policy.id).quantize(Decimal(1))
+            actions = ", ".join(
+                e.event.action
+                for e in self.events.events
+                if isinstance(e.event, PolicyActionRun) and e.event.occurred_at == self.clock.now()
+            )
+            rows.append([f"2026-01-{day}", cpu, gpu, f"{share}%", actions or "-"])
         self.write("Olga's accounting agent reports month-to-date usage; each report replaces")
-        self.write("the last one for the month:\n")
-        self.write(format_table(["reported on", "CPU hours", "GPU hours"], rows))
+        self.write("the last one for the month, and the policy follows the spend:\n")
+        self.write(
+            format_table(["reported on", "CPU hours", "GPU hours", "of the cap", "fired"], rows)
+        )
+        try:
+            market.order_resource(
+                self.pat.id,
+                self.genomics.id,
+                self.cluster.id,
+                self.standard.id,
+                "More scratch",
+                limits={"storage": 100},
+            )
+        except MarketplaceError as refusal:
+            self.write(f"\nPat orders more scratch space on 31 January: refused ({refusal.code}).")
+        warned = [n for n in self.notifier.sent if n.topic == "policy.threshold_reached"]
+        owners = ", ".join(market.get_user(u).username for u in warned[0].recipient_ids)
+        self.write(f"The owners were warned: {warned[0].subject!r} (to {owners}).")
         again = market.report_usage(
             olga.id, self.storage_id, "cpu", "1200", idempotency_key="rocket-cpu-2026-01-10"
         )
@@ -325,6 +371,11 @@ class Story:
             "day by day: it went live on 2 January and was raised to 800 GB the same day,\n"
             "and an increase bills from the start of its day, so 30 of 31 days bill at 800 GB "
             "(0.97 of a month,\nrounded up). The credit paid the cheapest items first."
+        )
+        blocked = market.get_policy(policy.id).in_force(ActionKind.BLOCK_CREATION, self.clock.now())
+        self.write(
+            "February starts a new period for the spending policy: new orders are "
+            + ("still blocked." if blocked else "allowed again.")
         )
 
     def end_of_life(self) -> None:

@@ -273,8 +273,16 @@ class UsageReportRepository(Repository[UsageReport], Protocol):
         """The report accepted with this idempotency key, or ``None``."""
         ...
 
-    def for_component(self, resource_id: str, component_type: str) -> Sequence[UsageReport]:
-        """The reports of one component of one resource, oldest first."""
+    def for_component(
+        self, resource_id: str, component_type: str, month: date | None = None
+    ) -> Sequence[UsageReport]:
+        """The reports of one component of one resource, oldest first: all of them, or
+        those for one ``month``."""
+        ...
+
+    def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
+        """The report of one component of one resource for ``month`` accepted last (the
+        month-to-date total in force), or ``None``. Reports are only ever added."""
         ...
 
 

@@ -415,9 +415,23 @@ class InMemoryUsageReportRepository(InMemoryRepository[UsageReport]):
         found = self._by("idempotency_key", idempotency_key)
         return found[0] if found else None
 
-    def for_component(self, resource_id: str, component_type: str) -> Sequence[UsageReport]:
-        """The reports of one component of one resource."""
-        return self._by("component", (resource_id, component_type))
+    def for_component(
+        self, resource_id: str, component_type: str, month: date | None = None
+    ) -> Sequence[UsageReport]:
+        """The reports of one component of one resource, or of it in one month."""
+        if month is None:
+            return self._by("component", (resource_id, component_type))
+        return self._by("component_month", (resource_id, component_type, month))
+
+    def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
+        """The report accepted last for the month, without listing the month's reports."""
+        key = (resource_id, component_type, month)
+        staged = self._staged
+        written = [i for i in staged.written_under("component_month", key) if i in staged.writes]
+        if written:
+            return staged.writes[max(written, key=staged.sequence.__getitem__)]
+        bucket = staged.table.bucket("component_month", key)
+        return staged.table.rows[next(reversed(bucket))] if bucket else None
 
 
 class InMemoryCreditRepository(InMemoryRepository[Credit]):
@@ -539,6 +553,11 @@ class InMemoryStorage:
                 {
                     "idempotency_key": _attr("idempotency_key"),
                     "component": lambda report: (report.resource_id, report.component_type),
+                    "component_month": lambda report: (
+                        report.resource_id,
+                        report.component_type,
+                        report.month,
+                    ),
                 },
             ),
             "credits": _Table("credit", {"organization_id": _attr("organization_id")}),

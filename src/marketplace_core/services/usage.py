@@ -136,11 +136,12 @@ def _accept(
             month=month.isoformat(),
         )
     period = component.limit_period
-    history = ctx.uow.usage_reports.for_component(resource.id, component.type)
     if period is not None and component.billing_type is BillingType.USAGE:
+        history = ctx.uow.usage_reports.for_component(resource.id, component.type)
         used = usage_in_period(history, period, month, excluding=month)
         check_usage_cap(component, report.amount, used)
-    before = next((r.amount for r in reversed(history) if r.month == month), ZERO)
+    latest = ctx.uow.usage_reports.latest(resource.id, component.type, month)
+    before = latest.amount if latest is not None else ZERO
     stored = ctx.uow.usage_reports.add(report)
     record_usage(ctx, resource, organization_id, component.type, month, stored.amount - before)
     ctx.uow.emit(
