@@ -143,7 +143,9 @@ def main() -> None:
     resources = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     started = time.perf_counter()
     market, clock, reporter, ids = build(resources)
-    print(f"set-up ({resources:,} resources, last month billed): {time.perf_counter() - started:.1f} s")
+    print(
+        f"set-up ({resources:,} resources, last month billed): {time.perf_counter() - started:.1f} s"
+    )
     seconds = billing_run(market, clock)
     print(f"billing run for {resources:,} resources (fixed + limit + usage): {seconds:.2f} s")
     print("  target: under 2 s for 100,000 resources")

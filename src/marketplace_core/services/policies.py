@@ -59,28 +59,86 @@ from marketplace_core.services.order_flow import change_resource
 
 
 def settle(ctx: Context) -> bool:
-    """Write the command's changes to the monthly totals and evaluate the policies of the
-    scopes they touched; returns whether there were any."""
+    """Write the command's changes to the monthly totals of the scopes that have policies,
+    and evaluate those policies; returns whether there were any changes.
+
+    Scopes without a policy keep no totals (a policy created later computes its scope's
+    from the stored history), so a marketplace without policies pays nothing for them.
+    """
     if not ctx.changes:
         return False
-    changes, scopes = dict(ctx.changes), set()
+    changes = dict(ctx.changes)
     ctx.changes.clear()
-    totals = ctx.uow.monthly_totals
+    watched: dict[tuple[ScopeKind, str], Sequence[Policy]] = {}
     for (kind, scope_id, month), change in changes.items():
-        total_id = monthly_total_id(kind, scope_id, month)
-        stored = totals.find(total_id)
-        if stored is None:
-            totals.add(MonthlyTotal(total_id, kind, scope_id, month, change.cost, change.usage))
-        else:
-            usage = dict(stored.usage)
-            for component, amount in change.usage.items():
-                usage[component] = usage.get(component, Decimal(0)) + amount
-            totals.update(attrs.evolve(stored, cost=stored.cost + change.cost, usage=usage))
-        scopes.add((kind, scope_id))
-    for kind, scope_id in sorted(scopes):
-        for policy in ctx.uow.policies.for_scope(kind, scope_id):
-            apply(ctx, policy)
+        scope = (kind, scope_id)
+        if scope not in watched:
+            watched[scope] = ctx.uow.policies.for_scope(kind, scope_id)
+        if watched[scope]:
+            _add_to_total(ctx, kind, scope_id, month, change.cost, change.usage)
+    for _scope, scope_policies in sorted(watched.items()):
+        for policy in scope_policies:
+            apply(ctx, ctx.uow.policies.get(policy.id))
     return True
+
+
+def _add_to_total(
+    ctx: Context,
+    kind: ScopeKind,
+    scope_id: str,
+    month: date,
+    cost: Decimal,
+    usage: Mapping[str, Decimal],
+    *,
+    replace_all: bool = False,
+) -> None:
+    """Add ``cost`` and ``usage`` to a scope's total of ``month`` (or, with ``replace_all``,
+    make them its values)."""
+    totals = ctx.uow.monthly_totals
+    total_id = monthly_total_id(kind, scope_id, month)
+    stored = totals.find(total_id)
+    if stored is None:
+        totals.add(MonthlyTotal(total_id, kind, scope_id, month, cost, usage))
+        return
+    if replace_all:
+        new_cost, new_usage = cost, dict(usage)
+    else:
+        new_cost, new_usage = stored.cost + cost, dict(stored.usage)
+        for component, amount in usage.items():
+            new_usage[component] = new_usage.get(component, Decimal(0)) + amount
+    totals.update(attrs.evolve(stored, cost=new_cost, usage=new_usage))
+
+
+def recompute_totals(
+    ctx: Context, scope_kind: ScopeKind, scope_id: str
+) -> dict[date, tuple[Decimal, dict[str, Decimal]]]:
+    """Compute a scope's monthly totals from scratch, from the stored invoice items and usage
+    reports of every resource it ever held, store them, and return them by month.
+
+    Costs the scope's whole history: run when a policy starts watching the scope, and by
+    tests that check the running totals.
+    """
+    probe = Policy(
+        "probe", scope_kind, scope_id, PolicyMetric.ESTIMATED_COST, PolicyPeriod.TOTAL, (), ctx.now
+    )
+    months: dict[date, tuple[Decimal, dict[str, Decimal]]] = {}
+    for resource in _scope_resources(ctx, probe, live=False):
+        for item in ctx.uow.invoice_items.for_resource(resource.id):
+            cost, usage = months.setdefault(item.month, (Decimal(0), {}))
+            months[item.month] = (cost + item.price, usage)
+        offering = ctx.uow.offerings.get(resource.offering_id)
+        for component in offering.components:
+            latest: dict[date, Decimal] = {}
+            for report in ctx.uow.usage_reports.for_component(resource.id, component.type):
+                latest[report.month] = report.amount
+            for month, amount in latest.items():
+                cost, usage = months.setdefault(month, (Decimal(0), {}))
+                usage[component.type] = usage.get(component.type, Decimal(0)) + amount
+    for stored in ctx.uow.monthly_totals.for_scope(scope_kind, scope_id):
+        months.setdefault(stored.month, (Decimal(0), {}))
+    for month, (cost, usage) in months.items():
+        _add_to_total(ctx, scope_kind, scope_id, month, cost, usage, replace_all=True)
+    return months
 
 
 def metric_of(
@@ -424,6 +482,8 @@ def create_policy(
         component_limits,
         actor_id,
     )
+    if not ctx.uow.policies.for_scope(kind, scope_id):
+        recompute_totals(ctx, kind, scope_id)  # the scope's first policy: start its totals
     policy = ctx.uow.policies.add(proposed)
     ctx.uow.emit(
         PolicyCreated(
