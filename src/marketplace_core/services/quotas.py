@@ -10,6 +10,7 @@ import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.events import DenyRuleAdded, DenyRuleRemoved, QuotaSet
+from marketplace_core.frozen import replace
 from marketplace_core.inputs import require_enum, require_text
 from marketplace_core.money import ZERO, MoneyInput, parse_money
 from marketplace_core.offerings import Offering, Plan, PlanUnit
@@ -173,13 +174,46 @@ def _scopes(project: Project, offering: Offering) -> list[tuple[ScopeKind, str]]
 
 
 def _live_resources(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> Iterator[Resource]:
+    """The live resources of a scope, each as it will be if its open update order succeeds,
+    where that takes more (so two pending increases cannot overrun a quota together)."""
     if scope_kind is ScopeKind.PROJECT:
-        yield from ctx.uow.resources.for_project(scope_id)
+        resources = ctx.uow.resources.for_project(scope_id)
     elif scope_kind is ScopeKind.ORGANIZATION:
-        for project in ctx.uow.projects.for_organization(scope_id):
-            yield from ctx.uow.resources.for_project(project.id)
+        resources = [
+            resource
+            for project in ctx.uow.projects.for_organization(scope_id)
+            for resource in ctx.uow.resources.for_project(project.id)
+        ]
     else:
-        yield from ctx.uow.resources.for_offering(scope_id)
+        resources = ctx.uow.resources.for_offering(scope_id)
+    for resource in resources:
+        if resource.is_live:
+            yield _as_claimed(ctx, resource)
+
+
+def _as_claimed(ctx: Context, resource: Resource) -> Resource:
+    """``resource`` with the larger of its limits and those of its open update order, and
+    the dearer of its cost and the order's."""
+    pending = [
+        order
+        for order in ctx.uow.orders.for_resource(resource.id)
+        if order.is_open and order.type is OrderType.UPDATE
+    ]
+    if not pending:
+        return resource
+    order = pending[-1]
+    components = set(resource.limits) | set(order.limits)
+    limits = {c: max(resource.limits.get(c, 0), order.limits.get(c, 0)) for c in components}
+    claimed = replace(resource, limits=limits)
+    if order.plan_id is None:
+        return claimed
+    plan = ctx.uow.plans.get(order.plan_id)
+    offering = ctx.uow.offerings.get(resource.offering_id)
+    cost = estimate_cost(plan, offering, order.limits)
+    current_unit = ctx.uow.plans.get(resource.plan_id).unit if resource.plan_id else None
+    if monthly_cost(cost, plan.unit) > monthly_cost(resource.cost, current_unit):
+        claimed = replace(claimed, cost=cost, plan_id=plan.id)
+    return claimed
 
 
 def _plan_units(ctx: Context, offering_ids: set[str]) -> dict[str, PlanUnit]:
