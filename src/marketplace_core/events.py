@@ -470,6 +470,7 @@ class PolicyActionReset(DomainEvent):
     policy_id: str
     action: str
     reason: str
+    error: str = ""
 
 
 @attrs.frozen(kw_only=True)

@@ -118,6 +118,14 @@ ACTIONS_OF_SCOPE: Mapping[ScopeKind, frozenset[ActionKind]] = {
 consumers' resources."""
 
 
+def _percent(value: object) -> Decimal:
+    """Whole-number percentages may be given as ``int``; anything else is kept as given and
+    refused by :func:`check_policy_actions` unless it is a finite ``Decimal``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value  # type: ignore[return-value]  # checked by check_policy_actions
+
+
 @attrs.frozen
 class PolicyAction:
     """One action of a policy: ``kind``, when it runs (``type``), and for a threshold action
@@ -125,7 +133,7 @@ class PolicyAction:
 
     kind: ActionKind
     type: ActionType = ActionType.THRESHOLD
-    percent: Decimal = Decimal(100)
+    percent: Decimal = attrs.field(default=Decimal(100), converter=_percent)
     name: str = ""
 
     @property

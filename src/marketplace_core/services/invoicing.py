@@ -44,6 +44,7 @@ from marketplace_core.organizations import Organization, check_organization_not_
 from marketplace_core.roles import PLATFORM, Permission
 from marketplace_core.services.charging import bill_through, is_billed, write_item
 from marketplace_core.services.context import Context
+from marketplace_core.services.totals import record_cost
 
 
 @attrs.frozen
@@ -202,10 +203,14 @@ def mark_invoice_paid(ctx: Context, actor_id: str, invoice_id: str) -> Invoice:
 
 
 def cancel_invoice(ctx: Context, actor_id: str, invoice_id: str) -> Invoice:
-    """Void an issued invoice. Needs ``billing.manage`` (staff)."""
+    """Void an issued invoice. Needs ``billing.manage`` (staff). Its items stop counting
+    towards the estimated cost that policies watch."""
     ctx.authorize(actor_id, Permission.BILLING_MANAGE, PLATFORM)
     invoice = ctx.uow.invoices.get(invoice_id)
-    return _move(ctx, invoice, InvoiceEvent.CANCEL, actor_id, canceled_at=ctx.now)
+    canceled = _move(ctx, invoice, InvoiceEvent.CANCEL, actor_id, canceled_at=ctx.now)
+    for item in ctx.uow.invoice_items.for_invoice(invoice.id):
+        record_cost(ctx, item, -item.price)
+    return canceled
 
 
 def set_tax_percent(

@@ -67,7 +67,8 @@ from marketplace_core.services.order_flow import (
     termination_order,
     undo_for,
 )
-from marketplace_core.services.quotas import check_admission
+from marketplace_core.services.policies import flags_in_force
+from marketplace_core.services.quotas import check_admission, check_vetoes
 from marketplace_core.users import User
 
 
@@ -204,6 +205,7 @@ def order_resource(
         cost=estimate_cost(plan, offering, requested),
         end_date=end_date,
         end_date_requested_by=creator.id if end_date else None,
+        policy_flags=flags_in_force(ctx, project),
     )
     order = new_order(
         ctx,
@@ -222,7 +224,8 @@ def order_resource(
 def _check_parties_can_go_ahead(
     ctx: Context, order_type: OrderType, project: Project, offering: Offering
 ) -> None:
-    """Unless the order terminates: both organizations active and the project not ended.
+    """Unless the order terminates: both organizations active, the project not ended, and
+    no deny rule or policy in force vetoing it.
 
     Checked when an order is placed, approved on either side, or retried; terminations are
     always let through, since they only reduce what is held.
@@ -232,6 +235,7 @@ def _check_parties_can_go_ahead(
     check_organization_active(ctx.uow.organizations.get(project.organization_id))
     check_project_not_ended(project, ctx.today)
     check_organization_active(ctx.uow.organizations.get(offering.provider_id))
+    check_vetoes(ctx, order_type, project, offering)
 
 
 def _load_for_change(

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import attrs
 
+from marketplace_core.billing.calendar import add_months
+from marketplace_core.billing.invoices import InvoiceState
 from marketplace_core.errors import ErrorCode, PolicyViolationError, ValidationError
 from marketplace_core.events import (
     InvoiceItemWritten,
@@ -112,8 +114,9 @@ def _add_to_total(
 def recompute_totals(
     ctx: Context, scope_kind: ScopeKind, scope_id: str
 ) -> dict[date, tuple[Decimal, dict[str, Decimal]]]:
-    """Compute a scope's monthly totals from scratch, from the stored invoice items and usage
-    reports of every resource it ever held, store them, and return them by month.
+    """Compute a scope's monthly totals from scratch, from the stored invoice items (but those
+    of canceled invoices) and usage reports of every resource it ever held, store them, and
+    return them by month.
 
     Costs the scope's whole history: run when a policy starts watching the scope, and by
     tests that check the running totals.
@@ -122,10 +125,12 @@ def recompute_totals(
         "probe", scope_kind, scope_id, PolicyMetric.ESTIMATED_COST, PolicyPeriod.TOTAL, (), ctx.now
     )
     months: dict[date, tuple[Decimal, dict[str, Decimal]]] = {}
+    canceled = {invoice.id for invoice in ctx.uow.invoices.in_state(InvoiceState.CANCELED)}
     for resource in _scope_resources(ctx, probe, live=False):
         for item in ctx.uow.invoice_items.for_resource(resource.id):
             cost, usage = months.setdefault(item.month, (Decimal(0), {}))
-            months[item.month] = (cost + item.price, usage)
+            if item.invoice_id not in canceled:
+                months[item.month] = (cost + item.price, usage)
         offering = ctx.uow.offerings.get(resource.offering_id)
         for component in offering.components:
             latest: dict[date, Decimal] = {}
@@ -148,7 +153,7 @@ def metric_of(
     totals (a year at most, or every month of the scope for ``total``)."""
     window = period_window(policy.period, ctx.now)
     if totals is None:
-        totals = ctx.uow.monthly_totals.for_scope(policy.scope_kind, policy.scope_id)
+        totals = _totals_in(ctx, policy, window)
     cost, usage = Decimal(0), dict[str, Decimal]()
     for total in totals:
         if in_window(total.month, window):
@@ -156,6 +161,24 @@ def metric_of(
             for component, amount in total.usage.items():
                 usage[component] = usage.get(component, Decimal(0)) + amount
     return cost, usage
+
+
+def _totals_in(
+    ctx: Context, policy: Policy, window: tuple[date | None, date | None]
+) -> Sequence[MonthlyTotal]:
+    """The scope's totals of the window's months (every month for ``total``), read by id."""
+    first, end = window
+    if first is None or end is None:
+        return ctx.uow.monthly_totals.for_scope(policy.scope_kind, policy.scope_id)
+    found = []
+    month = first
+    while month < end:
+        total_id = monthly_total_id(policy.scope_kind, policy.scope_id, month)
+        total = ctx.uow.monthly_totals.find(total_id)
+        if total is not None:
+            found.append(total)
+        month = add_months(month, 1)
+    return found
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -241,8 +264,9 @@ def _reset(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal, r
             if flag in resource.policy_flags:
                 flags = resource.policy_flags - {flag}
                 change_resource(ctx, resource, None, None, policy_flags=flags)
-    elif action.kind is ActionKind.CUSTOM:
-        _custom(ctx, policy, action, share, reset=True)
+    error = ""
+    if action.kind is ActionKind.CUSTOM:
+        error = _custom(ctx, policy, action, share, reset=True)
     ctx.uow.emit(
         PolicyActionReset(
             occurred_at=ctx.now,
@@ -250,6 +274,7 @@ def _reset(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal, r
             policy_id=policy.id,
             action=action.label,
             reason=reason,
+            error=error,
         )
     )
 
@@ -292,8 +317,12 @@ def _notify(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal) 
         Notification(
             topic="policy.threshold_reached",
             recipient_ids=tuple(sorted(recipients)),
-            subject=f"The {what} of {policy.scope_kind.value} {policy.scope_id} reached "
-            f"{share.quantize(Decimal(1)) if share.is_finite() else share}% of its limit",
+            subject=f"The {what} of {policy.scope_kind.value} {policy.scope_id} "
+            + (
+                f"reached {share.quantize(Decimal(1))}% of its limit"
+                if share.is_finite()
+                else "went over its limit of 0"
+            ),
             body=f"Policy {policy.id} on {policy.scope_kind.value} {policy.scope_id} "
             f"({policy.period.value}) ran {action.label}.",
             context={"policy_id": policy.id, "action": action.label, "share": str(share)},
@@ -338,11 +367,27 @@ def check_policies_allow(
                 raise PolicyViolationError(
                     code,
                     f"policy {policy.id!r} on {scope_kind.value} {scope_id!r} blocks {what} "
-                    "until the end of its period or until the metric is back under its limit",
+                    "while it is in force (a threshold action until its period ends, an "
+                    "immediate one until the metric is back under the limit)",
                     policy_id=policy.id,
                     scope_kind=scope_kind.value,
                     scope_id=scope_id,
                 )
+
+
+def flags_in_force(ctx: Context, project: Project) -> frozenset[tuple[str, str]]:
+    """The flags a new resource of ``project`` starts with: those of the flag actions in
+    force in policies of the project and its organization."""
+    flags = set()
+    for scope_kind, scope_id in (
+        (ScopeKind.PROJECT, project.id),
+        (ScopeKind.ORGANIZATION, project.organization_id),
+    ):
+        for policy in ctx.uow.policies.for_scope(scope_kind, scope_id):
+            for kind, flag in RESOURCE_FLAGS.items():
+                if policy.in_force(kind, ctx.now):
+                    flags.add((flag, policy.id))
+    return frozenset(flags)
 
 
 # --------------------------------------------------------------------------- commands
@@ -359,10 +404,15 @@ def _authorize_on_scope(ctx: Context, actor_id: str, scope_kind: ScopeKind, scop
 
 
 def _limits(
+    ctx: Context,
+    scope_kind: ScopeKind,
+    scope_id: str,
     metric: PolicyMetric,
     limit: MoneyInput | None,
     component_limits: Mapping[str, MoneyInput] | None,
 ) -> tuple[Decimal, dict[str, Decimal]]:
+    """The checked limit (estimated cost) or component limits (usage; on an offering, of
+    its components)."""
     if metric is PolicyMetric.ESTIMATED_COST:
         if limit is None or component_limits:
             raise ValidationError(
@@ -379,10 +429,21 @@ def _limits(
             field="component_limits",
             value=repr(component_limits),
         )
-    return Decimal(0), {
+    limits = {
         component: parse_money(value, f"component_limits[{component!r}]")
         for component, value in component_limits.items()
     }
+    if scope_kind is ScopeKind.OFFERING:
+        offering = ctx.uow.offerings.get(scope_id)
+        for component in limits:
+            if offering.component(component) is None:
+                raise ValidationError(
+                    ErrorCode.UNKNOWN_COMPONENT,
+                    f"component_limits: offering {offering.id!r} has no component {component!r}",
+                    offering_id=offering.id,
+                    component=component,
+                )
+    return Decimal(0), limits
 
 
 def _proposed(
@@ -410,17 +471,7 @@ def _proposed(
                 action=action.name,
                 scope_kind=scope_kind.value,
             )
-    cost_limit, limits = _limits(metric, limit, component_limits)
-    if scope_kind is ScopeKind.OFFERING:
-        offering = ctx.uow.offerings.get(scope_id)
-        for component in limits:
-            if offering.component(component) is None:
-                raise ValidationError(
-                    ErrorCode.UNKNOWN_COMPONENT,
-                    f"component_limits: offering {offering.id!r} has no component {component!r}",
-                    offering_id=offering.id,
-                    component=component,
-                )
+    cost_limit, limits = _limits(ctx, scope_kind, scope_id, metric, limit, component_limits)
     return Policy(
         id=policy_id,
         scope_kind=scope_kind,
@@ -511,7 +562,9 @@ def change_policy_limits(
     edit itself: the next trigger evaluates the policy against the new limit."""
     policy = ctx.uow.policies.get(policy_id)
     _authorize_on_scope(ctx, actor_id, policy.scope_kind, policy.scope_id)
-    cost_limit, limits = _limits(policy.metric, limit, component_limits)
+    cost_limit, limits = _limits(
+        ctx, policy.scope_kind, policy.scope_id, policy.metric, limit, component_limits
+    )
     stored = ctx.uow.policies.update(
         attrs.evolve(policy, limit=cost_limit, component_limits=limits)
     )

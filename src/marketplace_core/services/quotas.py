@@ -235,6 +235,20 @@ def _change(
     return new_cost - old_cost
 
 
+def check_vetoes(ctx: Context, order_type: OrderType, project: Project, offering: Offering) -> None:
+    """Refuse a create order that a deny rule of the project or its organization bars, and a
+    create or update order that a policy in force blocks. Checked when an order is placed
+    and again when it is approved or retried."""
+    if order_type is OrderType.CREATE:
+        rules = [
+            rule
+            for kind, scope_id in _scopes(project, offering)[:2]
+            for rule in ctx.uow.deny_rules.for_subject(kind, scope_id)
+        ]
+        check_not_denied(rules, offering)
+    check_policies_allow(ctx, order_type, project, offering)
+
+
 def check_admission(
     ctx: Context,
     order: Order,
@@ -248,14 +262,7 @@ def check_admission(
     offering over its limit. Terminations always pass."""
     if order.type is OrderType.TERMINATE:
         return
-    if order.type is OrderType.CREATE:
-        rules = [
-            rule
-            for kind, scope_id in _scopes(project, offering)[:2]
-            for rule in ctx.uow.deny_rules.for_subject(kind, scope_id)
-        ]
-        check_not_denied(rules, offering)
-    check_policies_allow(ctx, order.type, project, offering)
+    check_vetoes(ctx, order.type, project, offering)
     quotas = [
         (kind, scope_id, quota)
         for kind, scope_id in _scopes(project, offering)
