@@ -126,3 +126,9 @@ def test_the_orders_quick_start_runs_as_written(capsys: pytest.CaptureFixture[st
 
 def test_the_invoice_lifecycle_diagram_is_generated_from_the_machine():
     assert generated_block("billing.md", "invoice lifecycle") == INVOICE_LIFECYCLE.to_mermaid()
+
+
+def test_the_policies_quick_start_runs_as_written(capsys: pytest.CaptureFixture[str]):
+    printed, promised = printed_and_promised("policies.md", capsys)
+    assert printed == promised
+    assert any(line.startswith("open project-1") for line in printed)
