@@ -17,9 +17,12 @@ import attrs
 
 from marketplace_core.billing.calendar import add_months
 from marketplace_core.billing.invoices import InvoiceState
+from marketplace_core.billing.items import InvoiceItem
 from marketplace_core.errors import ErrorCode, PolicyViolationError, ValidationError
 from marketplace_core.events import (
+    DomainEvent,
     InvoiceItemWritten,
+    InvoiceStateChanged,
     PolicyActionReset,
     PolicyActionRun,
     PolicyCreated,
@@ -627,8 +630,9 @@ def dry_run_policy(
     component_limits: Mapping[str, MoneyInput] | None = None,
 ) -> list[DryRunStep]:
     """What a proposed policy would have done in the period containing ``month``, replayed
-    from the stored history (the invoice items written and the usage reports accepted, in
-    commit order, each at the instant it happened). Changes nothing.
+    from the stored history: the invoice items written, the usage reports accepted and the
+    invoices canceled, in commit order. As live, the policy is evaluated once the changes of
+    a command are in: the replay takes the events of one instant together. Changes nothing.
     """
     kind = _policy_scope(ctx, scope_kind, scope_id)
     month = require_month(month, "month")
@@ -639,41 +643,74 @@ def dry_run_policy(
     first, end = window
     start_at = None if first is None else datetime.combine(first, time(), UTC)
     end_at = None if end is None else datetime.combine(end, time(), UTC)
-    members = _scope_members(ctx, kind, scope_id)
-    cost, usage = Decimal(0), dict[str, Decimal]()
-    last_report: dict[tuple[str, str, date], Decimal] = {}
+    replay = _Replay(ctx, _scope_members(ctx, kind, scope_id), window)
     steps: list[DryRunStep] = []
+    pending_at: datetime | None = None
+
+    def evaluate_at(at: datetime) -> None:
+        nonlocal policy
+        share = share_of_limit(policy, replay.cost, replay.usage)
+        decision = evaluate(policy, share, at)
+        steps.extend(
+            DryRunStep(at, policy.actions[i].label, "reset", share) for i in decision.reset
+        )
+        steps.extend(DryRunStep(at, policy.actions[i].label, "run", share) for i in decision.run)
+        policy = decision.policy
+
     for recorded in ctx.uow.outbox.read():
         event = recorded.event
         if end_at is not None and event.occurred_at >= end_at:
             break
-        touched = False
+        if pending_at is not None and event.occurred_at != pending_at:
+            evaluate_at(pending_at)
+            pending_at = None
+        if replay.apply(event) and (start_at is None or event.occurred_at >= start_at):
+            pending_at = event.occurred_at
+    if pending_at is not None:
+        evaluate_at(pending_at)
+    return steps
+
+
+class _Replay:
+    """The metric of a scope over a window, rebuilt event by event from the outbox."""
+
+    def __init__(
+        self, ctx: Context, members: set[str], window: tuple[date | None, date | None]
+    ) -> None:
+        self.ctx, self.members, self.window = ctx, members, window
+        self.cost = Decimal(0)
+        self.usage: dict[str, Decimal] = {}
+        self.last_report: dict[tuple[str, str, date], Decimal] = {}
+
+    def _counts(self, item: InvoiceItem | None) -> bool:
+        return (
+            item is not None
+            and item.resource_id in self.members
+            and in_window(item.month, self.window)
+        )
+
+    def apply(self, event: DomainEvent) -> bool:
+        """Take one event into the metric; whether it changed it."""
+        uow = self.ctx.uow
         if isinstance(event, InvoiceItemWritten):
-            item = ctx.uow.invoice_items.find(event.item_id)
-            if item is not None and item.resource_id in members and in_window(item.month, window):
-                cost += event.price_change
-                touched = True
+            if self._counts(uow.invoice_items.find(event.item_id)):
+                self.cost += event.price_change
+                return True
         elif isinstance(event, UsageReported):
             key = (event.resource_id, event.component_type, event.month)
-            change = event.amount - last_report.get(key, Decimal(0))
-            last_report[key] = event.amount
-            if event.resource_id in members and in_window(event.month, window):
-                usage[event.component_type] = usage.get(event.component_type, Decimal(0)) + change
-                touched = True
-        if not touched or (start_at is not None and event.occurred_at < start_at):
-            continue
-        share = share_of_limit(policy, cost, usage)
-        decision = evaluate(policy, share, event.occurred_at)
-        steps += [
-            DryRunStep(event.occurred_at, policy.actions[i].label, "reset", share)
-            for i in decision.reset
-        ]
-        steps += [
-            DryRunStep(event.occurred_at, policy.actions[i].label, "run", share)
-            for i in decision.run
-        ]
-        policy = decision.policy
-    return steps
+            change = event.amount - self.last_report.get(key, Decimal(0))
+            self.last_report[key] = event.amount
+            if event.resource_id in self.members and in_window(event.month, self.window):
+                component = event.component_type
+                self.usage[component] = self.usage.get(component, Decimal(0)) + change
+                return True
+        elif isinstance(event, InvoiceStateChanged) and event.target == "canceled":
+            canceled = [
+                i for i in uow.invoice_items.for_invoice(event.invoice_id) if self._counts(i)
+            ]
+            self.cost -= sum((item.price for item in canceled), Decimal(0))
+            return bool(canceled)
+        return False
 
 
 def _scope_members(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> set[str]:
