@@ -564,15 +564,15 @@ DRY_ACTIONS = (
 )
 DRY_POLICIES = [(PolicyPeriod.MONTH, "200"), (PolicyPeriod.QUARTER, "450")]
 
-# The history changes the cost in one direction per command: limit changes (which close an
-# item and open another) and the first touch of a month by a termination (which opens the
-# month's items and closes them) are left out; test_policies.py shows the dry run getting
-# those wrong (xfail). Months change only by billing runs, which open every live resource's
-# month.
+# Limit changes (a command that closes one item and opens another) and terminations that
+# are the first touch of a month (opening the month's items and closing them at once) are in:
+# the dry run evaluates once per instant, as the live policy does once per command, so it
+# must not see the states in between.
 dry_steps = st.lists(
     st.one_of(
         st.tuples(st.just("basic"), st.just(0)),
         st.tuples(st.just("usage"), st.integers(0, 3), st.just(0), cpu_hours, st.just(False)),
+        st.tuples(st.just("limits"), st.integers(0, 3), st.integers(1, 40)),
         st.tuples(st.just("terminate"), st.integers(0, 3)),
         st.tuples(st.just("days"), st.integers(1, 12)),
         st.just(("billing",)),
