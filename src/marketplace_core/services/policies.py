@@ -124,12 +124,9 @@ def recompute_totals(
     Costs the scope's whole history: run when a policy starts watching the scope, and by
     tests that check the running totals.
     """
-    probe = Policy(
-        "probe", scope_kind, scope_id, PolicyMetric.ESTIMATED_COST, PolicyPeriod.TOTAL, (), ctx.now
-    )
     months: dict[date, tuple[Decimal, dict[str, Decimal]]] = {}
     canceled = {invoice.id for invoice in ctx.uow.invoices.in_state(InvoiceState.CANCELED)}
-    for resource in _scope_resources(ctx, probe, live=False):
+    for resource in _scope_resources(ctx, scope_kind, scope_id, live=False):
         for item in ctx.uow.invoice_items.for_resource(resource.id):
             cost, usage = months.setdefault(item.month, (Decimal(0), {}))
             if item.invoice_id not in canceled:
@@ -214,18 +211,21 @@ def evaluate_all(ctx: Context) -> list[str]:
     return changed
 
 
-def _scope_resources(ctx: Context, policy: Policy, *, live: bool = True) -> list[Resource]:
-    match policy.scope_kind:
+def _scope_resources(
+    ctx: Context, scope_kind: ScopeKind, scope_id: str, *, live: bool = True
+) -> list[Resource]:
+    """The resources of a scope (only the live ones, unless ``live`` is false)."""
+    match scope_kind:
         case ScopeKind.PROJECT:
-            resources = list(ctx.uow.resources.for_project(policy.scope_id))
+            resources = list(ctx.uow.resources.for_project(scope_id))
         case ScopeKind.ORGANIZATION:
             resources = [
                 resource
-                for project in ctx.uow.projects.for_organization(policy.scope_id)
+                for project in ctx.uow.projects.for_organization(scope_id)
                 for resource in ctx.uow.resources.for_project(project.id)
             ]
         case _:
-            resources = list(ctx.uow.resources.for_offering(policy.scope_id))
+            resources = list(ctx.uow.resources.for_offering(scope_id))
     return [r for r in resources if r.is_live] if live else resources
 
 
@@ -235,12 +235,12 @@ def _run(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal) -> 
         case ActionKind.NOTIFY_PROJECT_MEMBERS | ActionKind.NOTIFY_ORGANIZATION_OWNERS:
             _notify(ctx, policy, action, share)
         case ActionKind.TERMINATE_RESOURCES:
-            for resource in _scope_resources(ctx, policy):
+            for resource in _scope_resources(ctx, policy.scope_kind, policy.scope_id):
                 if _can_terminate(ctx, resource):
                     terminate_due_resource(ctx, resource.id, f"policy {policy.id}")
         case kind if kind in RESOURCE_FLAGS:
             flag = (RESOURCE_FLAGS[kind], policy.id)
-            for resource in _scope_resources(ctx, policy):
+            for resource in _scope_resources(ctx, policy.scope_kind, policy.scope_id):
                 if flag not in resource.policy_flags:
                     flags = resource.policy_flags | {flag}
                     change_resource(ctx, resource, None, None, policy_flags=flags)
@@ -263,7 +263,7 @@ def _run(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal) -> 
 def _reset(ctx: Context, policy: Policy, action: PolicyAction, share: Decimal, reason: str) -> None:
     if action.kind in RESOURCE_FLAGS:
         flag = (RESOURCE_FLAGS[action.kind], policy.id)
-        for resource in _scope_resources(ctx, policy, live=False):
+        for resource in _scope_resources(ctx, policy.scope_kind, policy.scope_id, live=False):
             if flag in resource.policy_flags:
                 flags = resource.policy_flags - {flag}
                 change_resource(ctx, resource, None, None, policy_flags=flags)
@@ -289,7 +289,13 @@ def _custom(
     handler = ctx.plugins.policy_action(action.name)
     if handler is None:
         return f"policy action {action.name!r} is not registered"
-    call = PolicyActionCall(policy, action, ctx.now, share, tuple(_scope_resources(ctx, policy)))
+    call = PolicyActionCall(
+        policy,
+        action,
+        ctx.now,
+        share,
+        tuple(_scope_resources(ctx, policy.scope_kind, policy.scope_id)),
+    )
     try:
         (handler.reset if reset else handler.run)(call)
     except Exception as error:  # a plugin's failure must not undo the triggering command
@@ -715,7 +721,4 @@ class _Replay:
 
 def _scope_members(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> set[str]:
     """The ids of every resource of a scope, terminated ones included."""
-    probe = Policy(
-        "probe", scope_kind, scope_id, PolicyMetric.ESTIMATED_COST, PolicyPeriod.TOTAL, (), ctx.now
-    )
-    return {resource.id for resource in _scope_resources(ctx, probe, live=False)}
+    return {r.id for r in _scope_resources(ctx, scope_kind, scope_id, live=False)}
