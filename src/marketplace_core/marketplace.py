@@ -38,6 +38,8 @@ from marketplace_core.services import (
     orders,
     organizations,
     policies,
+    policy_dry_run,
+    policy_engine,
     quotas,
     usage,
     users,
@@ -185,7 +187,7 @@ class Marketplace:
                         processed = fulfilment.process_order(context, order_id)
                         if isinstance(result, Order) and result.id == processed.id:
                             result = processed  # type: ignore[assignment]  # same type
-                if not policies.settle(context):
+                if not policy_engine.settle(context):
                     break
             recorded = uow.commit()
         if recorded and self._event_sink is not None:
@@ -221,7 +223,7 @@ class Marketplace:
         Each piece of work runs in its own unit of work; work that is refused (a resource with
         an executing order, say) is reported in ``skipped`` and tried again next time.
         """
-        changed = self._run(policies.evaluate_all)
+        changed = self._run(policy_engine.evaluate_all)
         work = self._run(due_jobs.find_due_work)
         terminations: list[str] = []
         released: list[str] = []
@@ -381,6 +383,6 @@ class Marketplace:
     get_policy = _Command(policies.get_policy)
     list_policies = _Command(policies.list_policies)
     policy_share = _Command(policies.policy_share)
-    dry_run_policy = _Command(policies.dry_run_policy)
+    dry_run_policy = _Command(policy_dry_run.dry_run_policy)
     list_quotas = _Command(quotas.list_quotas)
     list_deny_rules = _Command(quotas.list_deny_rules)

@@ -67,7 +67,7 @@ from marketplace_core.services.order_flow import (
     termination_order,
     undo_for,
 )
-from marketplace_core.services.policies import flags_in_force
+from marketplace_core.services.policy_engine import flags_in_force
 from marketplace_core.services.quotas import check_admission, check_vetoes
 from marketplace_core.users import User
 

@@ -31,7 +31,7 @@ from marketplace_core.quotas import (
 from marketplace_core.resources import Resource
 from marketplace_core.roles import PLATFORM, Permission, ScopeKind
 from marketplace_core.services.context import Context
-from marketplace_core.services.policies import check_policies_allow
+from marketplace_core.services.policy_engine import check_policies_allow
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
 Billing calls :func:`record_cost` for every invoice item it writes and usage ingestion
 :func:`record_usage` for every report it accepts; the changes wait in the command's context
-until :func:`marketplace_core.services.policies.settle` writes them and evaluates policies.
+until :func:`marketplace_core.services.policy_engine.settle` writes them and evaluates policies.
 """
 
 from __future__ import annotations
