@@ -419,7 +419,8 @@ class Story:
         )
         self.write(
             f"\n{len(self.events.events)} events were committed to the outbox; the last eight "
-            "are shown.\nThe storage was in memory; durable storage (SQLite, PostgreSQL) comes next."
+            "are shown.\nThe storage was in memory; durable storage (SQLite, PostgreSQL) comes "
+            "next."
         )
 
 
