@@ -415,7 +415,8 @@ class CreditSet(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class CreditApplied(DomainEvent):
-    """A credit paid ``amount`` of an invoice when it was issued."""
+    """A credit paid ``amount`` of an invoice when it was issued (a negative ``amount``: the
+    invoice was canceled and the credit given back)."""
 
     credit_id: str
     invoice_id: str

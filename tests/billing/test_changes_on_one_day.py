@@ -6,9 +6,17 @@ Built on the helpers of ``test_items``; the world starts on 2026-01-15 09:30 UTC
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
-from marketplace_core import ErrorCode, PlanUnit, ValidationError
+from marketplace_core import (
+    BillingType,
+    ErrorCode,
+    LimitPeriod,
+    OfferingComponent,
+    PlanUnit,
+    ValidationError,
+)
 from tests.billing.test_items import (
     BASE,
     CORES,
@@ -166,3 +174,28 @@ def test_a_usage_total_below_an_earlier_plan_is_refused(world: World):
         assert error.code is ErrorCode.USAGE_BELOW_BILLED
     else:
         raise AssertionError("a month-to-date total below what was billed was accepted")
+
+
+def test_a_quarter_limit_lowered_then_raised_on_one_day_bills_that_day_once(world: World):
+    licences = OfferingComponent(
+        "lic", "Licences", BillingType.LIMIT, limit_period=LimitPeriod.QUARTER
+    )
+    offering, _ = offering_with(world, licences, unit=PlanUnit.MONTH, prices={"lic": "30"})
+    plan = world.marketplace.list_plans(offering.id)[0]
+    world.clock.set(at(2, 10, 9))
+    resource_id = live(world, offering, plan, {"lic": 4})
+    world.clock.set(at(3, 5, 9))
+    change_limits(world, resource_id, {"lic": 2})  # the decrease keeps 5 March at 4
+    world.clock.set(at(3, 5, 14))
+    change_limits(world, resource_id, {"lic": 6})
+    march = items(world, resource_id, "lic", date(2026, 3, 1))
+    # Every refund and charge of March starts on 6 March: 5 March stays billed at 4 only.
+    assert {i.billed_from for i in march} == {at(3, 6)}
+    # 26 of 90 days left from 6 March -> 0.29: 4 refunded (1.16), 2 charged and refunded
+    # (0.58 each), 6 charged (1.74), all at 30.
+    assert [(i.unit_price, i.quantity) for i in march] == [
+        (Decimal(-30), Decimal("1.16")),
+        (Decimal(30), Decimal("0.58")),
+        (Decimal(-30), Decimal("0.58")),
+        (Decimal(30), Decimal("1.74")),
+    ]

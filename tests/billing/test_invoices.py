@@ -422,3 +422,17 @@ def test_a_credit_for_a_project_of_another_organization_is_refused(world: World)
         ValidationError,
         lambda: market.set_credit(world.staff.id, world.consumer.id, "10", project_id=lab.id),
     )
+
+
+def test_canceling_an_issued_invoice_gives_its_credit_back(world: World):
+    world.live_basic()
+    world.marketplace.set_credit(world.staff.id, world.consumer.id, "30")
+    world.clock.set(at(2, 1, 0, 30))
+    world.marketplace.run_billing()
+    # January's 105.55 took the whole 30.00 credit.
+    assert world.marketplace.list_credits(world.consumer.id)[0].balance == Decimal(0)
+    world.marketplace.cancel_invoice(world.staff.id, invoice_of(world, JAN).id)
+    credit = world.marketplace.list_credits(world.consumer.id)[0]
+    assert credit.balance == Decimal("30.00")
+    given_back = [r.event for r in world.events.events if r.event.event_type == "CreditApplied"][-1]
+    assert given_back.amount < 0  # type: ignore[attr-defined]

@@ -290,6 +290,20 @@ def _billed_beyond(
     return beyond
 
 
+def _period_day(
+    ctx: Context, resource: Resource, month: date, component: OfferingComponent, day: datetime
+) -> datetime:
+    """Where a quarter or annual limit's change takes effect: ``day``, or later when a
+    decrease earlier the same day kept that day for the old limit (no day is billed twice)."""
+    for item in ctx.uow.invoice_items.for_resource(resource.id, month):
+        charged = (
+            item.kind is ItemKind.LIMIT and item.unit_price > 0 and "period_start" in item.details
+        )
+        if charged and item.component_type == component.type and item.billed_from > day:
+            day = item.billed_from
+    return day
+
+
 def _refund_period(
     ctx: Context, bill: Charging, component: OfferingComponent, limit: int, billed_from: datetime
 ) -> None:
@@ -330,8 +344,9 @@ def _plan_switched(ctx: Context, before: Resource, after: Resource) -> None:
         new_limit = after.limits.get(component.type, 0)
         key = component.type
         if (old.prices.get(key), old_limit) != (new.prices.get(key), new_limit):
-            _refund_period(ctx, old, component, old_limit, today)
-            write_item(ctx, new.period_item(component, new_limit, now, today))
+            day = _period_day(ctx, before, month, component, today)
+            _refund_period(ctx, old, component, old_limit, day)
+            write_item(ctx, new.period_item(component, new_limit, now, day))
     _bill_total_limits(ctx, new, before, after)
 
 
@@ -352,7 +367,7 @@ def _limits_changed(ctx: Context, before: Resource, after: Resource) -> None:
             first = _billed_beyond(ctx, before, month, cut).get(component.type, cut)
             write_item(ctx, bill.time_item(component, now, first))
         elif period in PERIOD_LIMITS:
-            day = align(now, Slot.DAY, boundary)
+            day = _period_day(ctx, before, month, component, align(now, Slot.DAY, boundary))
             _refund_period(ctx, bill, component, old_limit, day)
             write_item(ctx, bill.period_item(component, new_limit, now, day))
     _bill_total_limits(ctx, bill, before, after)

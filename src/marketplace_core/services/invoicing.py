@@ -204,12 +204,27 @@ def mark_invoice_paid(ctx: Context, actor_id: str, invoice_id: str) -> Invoice:
 
 def cancel_invoice(ctx: Context, actor_id: str, invoice_id: str) -> Invoice:
     """Void an issued invoice. Needs ``billing.manage`` (staff). Its items stop counting
-    towards the estimated cost that policies watch."""
+    towards the estimated cost that policies watch, and the credit it used is given back (a
+    ``CreditApplied`` event with a negative amount)."""
     ctx.authorize(actor_id, Permission.BILLING_MANAGE, PLATFORM)
     invoice = ctx.uow.invoices.get(invoice_id)
     canceled = _move(ctx, invoice, InvoiceEvent.CANCEL, actor_id, canceled_at=ctx.now)
     for item in ctx.uow.invoice_items.for_invoice(invoice.id):
         record_cost(ctx, item, -item.price)
+        if item.kind is ItemKind.CREDIT:
+            credit = ctx.uow.credits.get(item.details["credit_id"])
+            balance = credit.balance - item.price
+            credit = ctx.uow.credits.update(attrs.evolve(credit, balance=balance))
+            ctx.uow.emit(
+                CreditApplied(
+                    occurred_at=ctx.now,
+                    actor_id=actor_id,
+                    credit_id=credit.id,
+                    invoice_id=invoice.id,
+                    amount=item.price,
+                    balance=credit.balance,
+                )
+            )
     return canceled
 
 
