@@ -31,7 +31,7 @@ from marketplace_core.quotas import (
 from marketplace_core.resources import Resource
 from marketplace_core.roles import PLATFORM, Permission, ScopeKind
 from marketplace_core.services.context import Context
-from marketplace_core.services.policy_engine import check_policies_allow
+from marketplace_core.services.policy_engine import check_policies_allow, scope_resources
 
 
 @attrs.frozen
@@ -176,19 +176,8 @@ def _scopes(project: Project, offering: Offering) -> list[tuple[ScopeKind, str]]
 def _live_resources(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> Iterator[Resource]:
     """The live resources of a scope, each as it will be if its open update order succeeds,
     where that takes more (so two pending increases cannot overrun a quota together)."""
-    if scope_kind is ScopeKind.PROJECT:
-        resources = ctx.uow.resources.for_project(scope_id)
-    elif scope_kind is ScopeKind.ORGANIZATION:
-        resources = [
-            resource
-            for project in ctx.uow.projects.for_organization(scope_id)
-            for resource in ctx.uow.resources.for_project(project.id)
-        ]
-    else:
-        resources = ctx.uow.resources.for_offering(scope_id)
-    for resource in resources:
-        if resource.is_live:
-            yield _as_claimed(ctx, resource)
+    for resource in scope_resources(ctx, scope_kind, scope_id):
+        yield _as_claimed(ctx, resource)
 
 
 def _as_claimed(ctx: Context, resource: Resource) -> Resource:

@@ -176,7 +176,7 @@ def current_usage(ctx: Context, resource_id: str, month: date) -> dict[str, Deci
     offering = ctx.uow.offerings.get(resource.offering_id)
     totals = {}
     for component in offering.components:
-        for report in ctx.uow.usage_reports.for_component(resource.id, component.type):
-            if report.month == month:
-                totals[component.type] = report.amount
+        latest = ctx.uow.usage_reports.latest(resource.id, component.type, month)
+        if latest is not None:
+            totals[component.type] = latest.amount
     return totals
