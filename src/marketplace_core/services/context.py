@@ -11,6 +11,8 @@ import attrs
 
 from marketplace_core.authorization import require_permission
 from marketplace_core.billing.quantities import DEFAULT_ROUNDING, Rounding
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.inputs import require_enum
 from marketplace_core.notifications import Notification
 from marketplace_core.plugins import PluginRegistry
 from marketplace_core.ports import Authorizer, IdGenerator, UnitOfWork
@@ -104,6 +106,24 @@ class Context:
                 return actor
         require_permission(self.authorizer, actor, *needs[0])
         return actor
+
+    def require_scope(
+        self, kind: object, scope_id: str, allowed: frozenset[ScopeKind], field: str
+    ) -> ScopeKind:
+        """``kind`` as one of the ``allowed`` scope kinds, once ``(kind, scope_id)`` is known
+        to exist; refuses any other kind (``invalid_value``, naming ``field``) and an unknown
+        scope (``not_found``)."""
+        scope_kind = require_enum(kind, ScopeKind, field)
+        if scope_kind not in allowed:
+            names = ", ".join(sorted(k.value for k in allowed))
+            raise ValidationError(
+                ErrorCode.INVALID_VALUE,
+                f"{field}: must be one of {names}, not {scope_kind.value}",
+                field=field,
+                value=scope_kind.value,
+            )
+        self.scope_of(scope_kind, scope_id)
+        return scope_kind
 
     def scope_of(self, kind: ScopeKind, scope_id: str) -> Scope:
         """The scope ``(kind, scope_id)`` with its enclosing scopes, loaded from storage."""

@@ -68,7 +68,7 @@ from marketplace_core.services.order_flow import (
     undo_for,
 )
 from marketplace_core.services.policy_engine import flags_in_force
-from marketplace_core.services.quotas import check_admission, check_vetoes
+from marketplace_core.services.quotas import check_quotas, check_vetoes
 from marketplace_core.users import User
 
 
@@ -217,7 +217,8 @@ def order_resource(
         attributes=resource.attributes,
         cost=order_cost(OrderType.CREATE, plan, offering, requested),
     )
-    check_admission(ctx, order, project, offering, plan, resource)
+    check_vetoes(ctx, OrderType.CREATE, project, offering)
+    check_quotas(ctx, order, project, offering, plan, resource)
     return place(ctx, creator, order, project, offering, plan, resource, new_resource=True)
 
 
@@ -284,7 +285,7 @@ def order_plan_switch(ctx: Context, actor_id: str, resource_id: str, plan_id: st
         limits=resource.limits,
         cost=order_cost(OrderType.UPDATE, plan, offering, resource.limits, plan_switch=True),
     )
-    check_admission(ctx, order, project, offering, plan, resource)
+    check_quotas(ctx, order, project, offering, plan, resource)
     return place(ctx, actor, order, project, offering, plan, resource, new_resource=False)
 
 
@@ -326,7 +327,7 @@ def order_limit_change(
         old_limits=resource.limits,
         cost=order_cost(OrderType.UPDATE, plan, offering, requested) if plan else None,
     )
-    check_admission(ctx, order, project, offering, plan, resource)
+    check_quotas(ctx, order, project, offering, plan, resource)
     return place(ctx, actor, order, project, offering, plan, resource, new_resource=False)
 
 

@@ -134,17 +134,8 @@ def proposed_policy(
 
 
 def policy_scope(ctx: Context, scope_kind: object, scope_id: str) -> ScopeKind:
-    kind = require_enum(scope_kind, ScopeKind, "scope_kind")
-    if kind not in POLICY_SCOPES:
-        raise ValidationError(
-            ErrorCode.INVALID_VALUE,
-            f"scope_kind: policies attach to projects, organizations or offerings, not "
-            f"{kind.value}",
-            field="scope_kind",
-            value=kind.value,
-        )
-    ctx.scope_of(kind, scope_id)  # refuses an unknown scope
-    return kind
+    """The kind of an existing project, organization or offering a policy names."""
+    return ctx.require_scope(scope_kind, scope_id, POLICY_SCOPES, "scope_kind")
 
 
 def create_policy(

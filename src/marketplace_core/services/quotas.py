@@ -33,6 +33,9 @@ from marketplace_core.roles import PLATFORM, Permission, ScopeKind
 from marketplace_core.services.context import Context
 from marketplace_core.services.policy_engine import check_policies_allow, scope_resources
 
+DENY_SUBJECTS = frozenset({ScopeKind.ORGANIZATION, ScopeKind.PROJECT})
+"""What a deny rule may bar: an organization or a project."""
+
 
 @attrs.frozen
 class QuotaStatus:
@@ -40,19 +43,6 @@ class QuotaStatus:
 
     quota: Quota
     usage: Decimal
-
-
-def _require_scope(ctx: Context, scope_kind: object, scope_id: str, field: str) -> ScopeKind:
-    kind = require_enum(scope_kind, ScopeKind, field)
-    if kind not in QUOTA_SCOPES:
-        raise ValidationError(
-            ErrorCode.INVALID_VALUE,
-            f"{field}: must be an organization, a project or an offering, not {kind.value}",
-            field=field,
-            value=kind.value,
-        )
-    ctx.scope_of(kind, scope_id)  # refuses an unknown scope
-    return kind
 
 
 def set_quota(
@@ -71,7 +61,7 @@ def set_quota(
     below the current usage is allowed: it refuses further growth, not what exists.
     """
     ctx.authorize(actor_id, Permission.QUOTA_MANAGE, PLATFORM)
-    scope = _require_scope(ctx, scope_kind, scope_id, "scope_kind")
+    scope = ctx.require_scope(scope_kind, scope_id, QUOTA_SCOPES, "scope_kind")
     kind = require_enum(kind, QuotaKind, "kind")
     amount = parse_money(limit, "limit", allow_negative=True)
     if amount < 0 and amount != UNLIMITED:
@@ -122,15 +112,7 @@ def add_deny_rule(
     """Bar an organization or a project from an offering or a whole category. Needs
     ``quota.manage`` (staff). Adding a rule that exists returns it."""
     ctx.authorize(actor_id, Permission.QUOTA_MANAGE, PLATFORM)
-    subject = require_enum(subject_kind, ScopeKind, "subject_kind")
-    if subject not in (ScopeKind.ORGANIZATION, ScopeKind.PROJECT):
-        raise ValidationError(
-            ErrorCode.INVALID_VALUE,
-            f"subject_kind: deny rules bar organizations or projects, not {subject.value}",
-            field="subject_kind",
-            value=subject.value,
-        )
-    ctx.scope_of(subject, subject_id)
+    subject = ctx.require_scope(subject_kind, subject_id, DENY_SUBJECTS, "subject_kind")
     target = require_enum(target, DenyTarget, "target")
     if target is DenyTarget.OFFERING:
         ctx.uow.offerings.get(target_id)
@@ -238,7 +220,7 @@ def check_vetoes(ctx: Context, order_type: OrderType, project: Project, offering
     check_policies_allow(ctx, order_type, project, offering)
 
 
-def check_admission(
+def check_quotas(
     ctx: Context,
     order: Order,
     project: Project,
@@ -246,12 +228,10 @@ def check_admission(
     plan: Plan | None,
     resource: Resource,
 ) -> None:
-    """Refuse a create or update order that a deny rule bars (creates only), that a fired
-    policy blocks, or that would take a quota of the project, its organization or the
-    offering over its limit. Terminations always pass."""
+    """Refuse a create or update order that would take a quota of the project, its
+    organization or the offering over its limit. Terminations always pass."""
     if order.type is OrderType.TERMINATE:
         return
-    check_vetoes(ctx, order.type, project, offering)
     quotas = [
         (kind, scope_id, quota)
         for kind, scope_id in _scopes(project, offering)
@@ -265,13 +245,27 @@ def check_admission(
     old_cost = ZERO
     if order.type is OrderType.UPDATE and resource.plan_id:
         old_cost = monthly_cost(resource.cost, ctx.uow.plans.get(resource.plan_id).unit)
+    usage = _UsageOfScopes(ctx)
     for kind, scope_id, quota in quotas:
         change = _change(quota, order, resource, new_cost, old_cost)
-        if change <= 0 or quota.limit == UNLIMITED:
-            continue
-        live = list(_live_resources(ctx, kind, scope_id))
-        units = _plan_units(ctx, {r.offering_id for r in live})
-        check_quota(quota, quota_usage(quota, live, units), change)
+        if change > 0 and quota.limit != UNLIMITED:
+            check_quota(quota, usage.of(quota, kind, scope_id), change)
+
+
+class _UsageOfScopes:
+    """What quotas use, reading each scope's resources once however many quotas it has."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.seen: dict[tuple[ScopeKind, str], tuple[list[Resource], dict[str, PlanUnit]]] = {}
+
+    def of(self, quota: Quota, kind: ScopeKind, scope_id: str) -> Decimal:
+        """What ``quota`` of ``(kind, scope_id)`` uses now."""
+        if (kind, scope_id) not in self.seen:
+            live = list(_live_resources(self.ctx, kind, scope_id))
+            self.seen[kind, scope_id] = live, _plan_units(self.ctx, {r.offering_id for r in live})
+        live, units = self.seen[kind, scope_id]
+        return quota_usage(quota, live, units)
 
 
 # --------------------------------------------------------------------------- queries
@@ -279,13 +273,12 @@ def check_admission(
 
 def list_quotas(ctx: Context, scope_kind: ScopeKind, scope_id: str) -> list[QuotaStatus]:
     """The quotas of a scope, each with what the scope uses of it now."""
-    kind = _require_scope(ctx, scope_kind, scope_id, "scope_kind")
-    statuses = []
-    for quota in ctx.uow.quotas.for_scope(kind, scope_id):
-        live = list(_live_resources(ctx, kind, scope_id))
-        units = _plan_units(ctx, {r.offering_id for r in live})
-        statuses.append(QuotaStatus(quota, quota_usage(quota, live, units)))
-    return statuses
+    kind = ctx.require_scope(scope_kind, scope_id, QUOTA_SCOPES, "scope_kind")
+    usage = _UsageOfScopes(ctx)
+    return [
+        QuotaStatus(quota, usage.of(quota, kind, scope_id))
+        for quota in ctx.uow.quotas.for_scope(kind, scope_id)
+    ]
 
 
 def list_deny_rules(ctx: Context, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
