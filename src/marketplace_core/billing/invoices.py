@@ -17,6 +17,7 @@ import attrs
 
 from marketplace_core.billing.items import InvoiceItem
 from marketplace_core.billing.quantities import Rounding
+from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.lifecycle import Lifecycle, Transition
 from marketplace_core.money import ZERO
 
@@ -94,3 +95,22 @@ class Invoice:
     def fire(self, event: InvoiceEvent) -> Invoice:
         """The invoice after ``event``; raises when the current state forbids it."""
         return INVOICE_LIFECYCLE.fire(self, event)
+
+
+def is_month_closed(invoice: Invoice | None) -> bool:
+    """Whether an organization's month is closed: its invoice was issued (no invoice yet:
+    the month is open)."""
+    return invoice is not None and invoice.state is not InvoiceState.PENDING
+
+
+def check_month_open(invoice: Invoice | None) -> None:
+    """Refuse to charge or report into a month whose invoice was already issued."""
+    if invoice is not None and is_month_closed(invoice):
+        raise ValidationError(
+            ErrorCode.PERIOD_CLOSED,
+            f"the invoice of organization {invoice.organization_id!r} for "
+            f"{invoice.month:%Y-%m} is {invoice.state.value}; its month is closed to new "
+            "charges and usage reports",
+            organization_id=invoice.organization_id,
+            month=invoice.month.isoformat(),
+        )

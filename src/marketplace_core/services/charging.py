@@ -35,7 +35,7 @@ from marketplace_core.billing.charges import (
     limit_period_of,
     period_charge_price,
 )
-from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.invoices import Invoice, check_month_open, is_month_closed
 from marketplace_core.billing.items import TIME_BASED_KINDS, InvoiceItem, ItemKind
 from marketplace_core.billing.quantities import clean_quantity
 from marketplace_core.errors import ErrorCode, ValidationError
@@ -75,14 +75,7 @@ def invoice_for(ctx: Context, organization_id: str, month: date) -> Invoice:
                 month=month,
             )
         )
-    elif invoice.state is not InvoiceState.PENDING:
-        raise ValidationError(
-            ErrorCode.PERIOD_CLOSED,
-            f"the invoice of organization {organization_id!r} for {month:%Y-%m} is "
-            f"{invoice.state.value}; its month is closed to new charges",
-            organization_id=organization_id,
-            month=month.isoformat(),
-        )
+    check_month_open(invoice)
     return invoice
 
 
@@ -197,7 +190,7 @@ def bill_through(ctx: Context, resource: Resource, month: date) -> None:
 def _is_closed(ctx: Context, resource: Resource, month: date) -> bool:
     """Whether the month's invoice of the resource's organization was issued."""
     invoice = ctx.uow.invoices.find_for_month(organization_of(ctx, resource), month)
-    return invoice is not None and invoice.state is not InvoiceState.PENDING
+    return is_month_closed(invoice)
 
 
 # --------------------------------------------------------------------------- life events

@@ -16,7 +16,7 @@ import attrs
 
 from marketplace_core.billing.calendar import month_of
 from marketplace_core.billing.identities import usage_report_id
-from marketplace_core.billing.invoices import InvoiceState
+from marketplace_core.billing.invoices import check_month_open
 from marketplace_core.billing.usage import (
     UsageReport,
     check_repeated_key,
@@ -128,13 +128,7 @@ def _accept(
         ("stored invoice", organization_id, month),
         lambda: ctx.uow.invoices.find_for_month(organization_id, month),
     )
-    if invoice is not None and invoice.state is not InvoiceState.PENDING:
-        raise ValidationError(
-            ErrorCode.PERIOD_CLOSED,
-            f"{field}: {month:%Y-%m} is closed: its invoice was already {invoice.state.value}",
-            organization_id=organization_id,
-            month=month.isoformat(),
-        )
+    check_month_open(invoice)
     period = component.limit_period
     if period is not None and component.billing_type is BillingType.USAGE:
         history = ctx.uow.usage_reports.for_component(resource.id, component.type)
