@@ -78,6 +78,12 @@ def _report(command: str, outcome: str) -> Callable[[World, str, Any], object]:
     return run
 
 
+def _claimed_order(world: World) -> Order:
+    """A waiting create order, claimed by ``agent-1``."""
+    order = world.waiting_order()
+    return world.marketplace.claim_order(world.provider_owner.id, order.id, "agent-1")
+
+
 SPEND_WARNING = (PolicyAction(ActionKind.NOTIFY_ORGANIZATION_OWNERS, percent=Decimal(80)),)
 
 
@@ -285,6 +291,30 @@ COMMANDS: dict[str, CommandCase] = {
         for step, kind in (("creation", "create"), ("update", "update"), ("deletion", "terminate"))
         for outcome in ("succeeded", "failed", "canceled")
     },
+    "claim_order": CommandCase(
+        "offering_manager",
+        lambda w, a, order: w.marketplace.claim_order(a, order.id, "agent-1"),
+        prepare=lambda w: w.waiting_order(),
+    ),
+    "release_order_claim": CommandCase(
+        "provider_owner",
+        lambda w, a, order: w.marketplace.release_order_claim(a, order.id, "agent-1"),
+        prepare=_claimed_order,
+    ),
+    "report_claimed_order_done": CommandCase(
+        "provider_owner",
+        lambda w, a, order: w.marketplace.report_claimed_order_done(
+            a, order.id, "agent-1", backend_id="site-1"
+        ),
+        prepare=_claimed_order,
+    ),
+    "report_claimed_order_erred": CommandCase(
+        "offering_manager",
+        lambda w, a, order: w.marketplace.report_claimed_order_erred(
+            a, order.id, "agent-1", "no nodes left"
+        ),
+        prepare=_claimed_order,
+    ),
     "report_usage": CommandCase(
         "offering_manager",
         lambda w, a, r: w.marketplace.report_usage(a, r.id, "cpu", 3, idempotency_key="k"),
@@ -361,7 +391,16 @@ ORDER_COMMANDS = frozenset(
     name
     for name in COMMANDS
     if name.startswith(("order_", "resource_", "approve_order", "reject_order", "cancel_order"))
-    or name in {"retry_order", "set_resource_end_date", "schedule_termination"}
+    or name
+    in {
+        "retry_order",
+        "set_resource_end_date",
+        "schedule_termination",
+        "claim_order",
+        "release_order_claim",
+        "report_claimed_order_done",
+        "report_claimed_order_erred",
+    }
 )
 """The commands on orders and resources (the rest are platform and catalogue commands)."""
 
@@ -415,7 +454,14 @@ BILLING_QUERIES = frozenset(
 )
 
 ORDER_QUERIES = frozenset(
-    {"get_order", "list_orders", "list_project_orders", "get_resource", "list_resources"}
+    {
+        "get_order",
+        "list_orders",
+        "list_project_orders",
+        "get_resource",
+        "list_resources",
+        "list_claimable_orders",
+    }
 )
 
 QUERIES = (

@@ -155,6 +155,12 @@ class World:
         market.approve_order_as_provider(provider, order.id)
         return market.get_resource(order.resource_id)
 
+    def waiting_order(self, kind: str = "create") -> Order:
+        """The executing order of :meth:`waiting_for_backend` (handed to the backend)."""
+        resource = self.waiting_for_backend(kind)
+        (order,) = [o for o in self.marketplace.list_orders(resource.id) if o.is_open]
+        return order
+
     def new_offering(self, **overrides: Any) -> Offering:
         """A fresh draft offering of the world's provider, created by its owner."""
         arguments: dict[str, Any] = {

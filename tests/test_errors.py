@@ -11,6 +11,7 @@ import pytest
 
 from marketplace_core import (
     ActionKind,
+    BackendError,
     BillingType,
     ConflictError,
     DenyTarget,
@@ -56,6 +57,7 @@ def test_every_family_is_a_marketplace_error_and_the_fitting_builtin():
         ConflictError,
         PolicyViolationError,
         QuotaExceededError,
+        BackendError,
     ):
         assert issubclass(family, MarketplaceError)
 
@@ -195,6 +197,19 @@ def _report_less_after_a_switch(world: World) -> object:
     _report_cpu(world, vm.id, 10, "before")
     world.marketplace.order_plan_switch(world.owner.id, vm.id, other.id)
     return _report_cpu(world, vm.id, 5, "after")
+
+
+def _claim_twice(world: World) -> object:
+    order = world.waiting_order()
+    world.marketplace.claim_order(world.provider_owner.id, order.id, "agent-1")
+    return world.marketplace.claim_order(world.provider_owner.id, order.id, "agent-2")
+
+
+def _claim_undispatched(world: World) -> object:
+    world.marketplace.process_immediately = False
+    order = world.order()
+    world.marketplace.approve_order_as_provider(world.provider_owner.id, order.id)
+    return world.marketplace.claim_order(world.provider_owner.id, order.id, "agent-1")
 
 
 SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], object]]] = {
@@ -458,6 +473,18 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
                 w.staff.id, ScopeKind.PROJECT, w.project.id, QuotaKind.LIVE_RESOURCES, 0
             )
             and w.order()
+        ),
+    ),
+    ErrorCode.USAGE_NOT_PULLABLE: (
+        ValidationError,
+        lambda w: w.marketplace.pull_usage(w.provider_owner.id, w.offering.id),
+    ),
+    ErrorCode.ORDER_NOT_DISPATCHED: (ValidationError, _claim_undispatched),
+    ErrorCode.ORDER_CLAIMED: (ConflictError, _claim_twice),
+    ErrorCode.CLAIM_NOT_HELD: (
+        ConflictError,
+        lambda w: w.marketplace.report_claimed_order_done(
+            w.provider_owner.id, w.waiting_order().id, "agent-1"
         ),
     ),
 }

@@ -19,6 +19,7 @@ from marketplace_core.billing import (
 )
 from marketplace_core.clocks import FixedClock, SystemClock
 from marketplace_core.errors import (
+    BackendError,
     ConflictError,
     ErrorCode,
     InvalidTransitionError,
@@ -30,7 +31,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.ids import SequentialIdGenerator, UuidGenerator
-from marketplace_core.marketplace import BillingReport, DueJobsReport, Marketplace
+from marketplace_core.marketplace import BillingReport, DueJobsReport, Marketplace, UsagePullReport
 from marketplace_core.offerings import (
     BillingType,
     Category,
@@ -84,6 +85,7 @@ __all__ = [
     "DEFAULT_ROLE_PERMISSIONS",
     "ActionKind",
     "ActionType",
+    "BackendError",
     "BillingReport",
     "BillingType",
     "Category",
@@ -151,6 +153,7 @@ __all__ = [
     "Shared",
     "SystemClock",
     "UsageLine",
+    "UsagePullReport",
     "UsageReport",
     "User",
     "UuidGenerator",

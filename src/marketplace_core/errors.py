@@ -84,6 +84,14 @@ class ErrorCode(enum.StrEnum):
     POLICY_BLOCKS_MODIFICATION = "policy_blocks_modification"
     OFFERING_DENIED = "offering_denied"
     QUOTA_EXCEEDED = "quota_exceeded"
+    # Plugins and backends.
+    USAGE_NOT_PULLABLE = "usage_not_pullable"
+    ORDER_NOT_DISPATCHED = "order_not_dispatched"
+    ORDER_CLAIMED = "order_claimed"
+    CLAIM_NOT_HELD = "claim_not_held"
+    BACKEND_FAILED = "backend_failed"
+    BACKEND_TIMED_OUT = "backend_timed_out"
+    BACKEND_BAD_RESPONSE = "backend_bad_response"
 
 
 class MarketplaceError(Exception):
@@ -169,3 +177,13 @@ class PolicyViolationError(MarketplaceError):
 
 class QuotaExceededError(MarketplaceError):
     """The command would take a quota's usage over its limit."""
+
+
+class BackendError(MarketplaceError):
+    """A backend (a script, a remote marketplace, a batch system) failed, timed out or
+    answered something the plugin cannot read.
+
+    Processors raise it; the core records its message on the erred order. ``fields`` names
+    what was called (``command``, ``url``, ...) and what came back (``exit_code``,
+    ``stderr_tail``, ...).
+    """

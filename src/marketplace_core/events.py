@@ -302,6 +302,16 @@ class OrderStateChanged(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class OrderClaimChanged(DomainEvent):
+    """A site agent claimed an executing order (or renewed its lease), or let it go:
+    ``agent_id`` and ``expires_at`` are ``None`` once released."""
+
+    order_id: str
+    agent_id: str | None
+    expires_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
 class ResourceCreated(DomainEvent):
     """A resource came into being (in ``creating``) with its create order."""
 

@@ -22,6 +22,7 @@ import attrs
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.authorization import RoleAuthorizer
 from marketplace_core.billing.quantities import DEFAULT_ROUNDING, Rounding
+from marketplace_core.billing.usage import UsageReport
 from marketplace_core.clocks import SystemClock
 from marketplace_core.errors import ConflictError, ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import RecordedEvent
@@ -32,6 +33,7 @@ from marketplace_core.ports import Authorizer, Clock, EventSink, IdGenerator, No
 from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role
 from marketplace_core.services import (
     catalogue,
+    claims,
     due_jobs,
     fulfilment,
     invoicing,
@@ -42,6 +44,7 @@ from marketplace_core.services import (
     policy_engine,
     quotas,
     usage,
+    usage_pull,
     users,
 )
 from marketplace_core.services.context import Context
@@ -103,6 +106,17 @@ class BillingReport:
     skipped: tuple[tuple[str, str], ...] = ()
     """``(organization id, error code)`` for organizations whose billing was refused; they
     are billed by the next run."""
+
+
+@attrs.frozen
+class UsagePullReport:
+    """What a usage pull did: the month, the usage reports ingested (repeats of earlier
+    answers included), and ``(resource id, message)`` for each resource whose backend
+    failed or whose answer was refused."""
+
+    month: date
+    reports: tuple[UsageReport, ...]
+    failed: tuple[tuple[str, str], ...]
 
 
 @attrs.frozen
@@ -272,6 +286,35 @@ class Marketplace:
             work.month, tuple(repriced), tuple(billed), tuple(issued), tuple(skipped)
         )
 
+    def pull_usage(
+        self, actor_id: str, offering_id: str, month: date | None = None
+    ) -> UsagePullReport:
+        """Ask the offering's plugin what each of its resources consumed in ``month``
+        (default: the current one) and ingest the answers as usage reports.
+
+        Needs ``resource.report_usage`` on the offering, and a plugin whose processor is a
+        :class:`~marketplace_core.plugins.UsageSource`. The backend is asked outside any
+        unit of work, one resource at a time; each resource's answer is reported as one
+        batch. A backend that fails, or an answer that is refused, is reported in
+        ``failed`` and does not stop the others.
+        """
+        work = self._run(usage_pull.find_usage_to_pull, actor_id, offering_id, month)
+        reports: list[UsageReport] = []
+        failed: list[tuple[str, str]] = []
+        for request in work.requests:
+            try:
+                lines = usage_pull.usage_lines(request, work.source.pull_usage(request))
+            except Exception as error:  # the backend's failure, kept for the report
+                failed.append((request.resource.id, f"{type(error).__name__}: {error}"))
+                continue
+            if not lines:
+                continue
+            try:
+                reports += self._run(usage.report_usages, actor_id, lines)
+            except MarketplaceError as error:
+                failed.append((request.resource.id, f"{error.code}: {error.message}"))
+        return UsagePullReport(work.month, tuple(reports), tuple(failed))
+
     def events(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:
         """Committed events with ``position > after``, in commit order (the outbox)."""
         with self.storage.unit_of_work() as uow:
@@ -348,6 +391,13 @@ class Marketplace:
     resource_deletion_failed = _Command(fulfilment.resource_deletion_failed)
     resource_deletion_canceled = _Command(fulfilment.resource_deletion_canceled)
     resource_erred_on_backend = _Command(fulfilment.resource_erred_on_backend)
+
+    # Site agents: claims on dispatched orders.
+    claim_order = _Command(claims.claim_order)
+    release_order_claim = _Command(claims.release_order_claim)
+    report_claimed_order_done = _Command(claims.report_claimed_order_done)
+    report_claimed_order_erred = _Command(claims.report_claimed_order_erred)
+    list_claimable_orders = _Command(claims.list_claimable_orders)
     set_resource_end_date = _Command(due_jobs.set_resource_end_date)
     schedule_termination = _Command(due_jobs.schedule_termination)
     get_order = _Command(orders.get_order)

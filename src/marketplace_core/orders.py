@@ -121,7 +121,8 @@ class Order:
     limit change (``old_limits`` is set). ``cost`` is the estimate per plan unit, with the
     one-time (create) or switch (plan switch) prices added. ``created_by`` is ``None`` for
     orders the system places. ``dispatched_at`` is set while the backend works on an
-    executing order and will report through the callbacks.
+    executing order and will report through the callbacks. ``claimed_by`` names the site
+    agent working on a dispatched order until ``claim_expires_at`` (its lease).
     """
 
     id: str
@@ -143,11 +144,17 @@ class Order:
     error_message: str = ""
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
     version: int = 0
 
     def fire(self, event: OrderEvent) -> Order:
         """The order after ``event``; raises when the current state forbids it."""
         return ORDER_LIFECYCLE.fire(self, event)
+
+    def is_claimed_at(self, now: datetime) -> bool:
+        """Whether a site agent holds a lease on the order that is still running at ``now``."""
+        return self.claim_expires_at is not None and now < self.claim_expires_at
 
     @property
     def is_open(self) -> bool:

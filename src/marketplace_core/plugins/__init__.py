@@ -10,6 +10,7 @@ from marketplace_core.plugins.processor import (
     Processor,
 )
 from marketplace_core.plugins.registry import Plugin, PluginCapabilities, PluginRegistry
+from marketplace_core.plugins.usage_source import PulledUsage, UsageRequest, UsageSource
 
 __all__ = [
     "BASIC_CAPABILITIES",
@@ -24,5 +25,8 @@ __all__ = [
     "ProcessingRequest",
     "ProcessingResult",
     "Processor",
+    "PulledUsage",
+    "UsageRequest",
+    "UsageSource",
     "register_basic",
 ]

@@ -70,12 +70,12 @@ def process_order(ctx: Context, order_id: str) -> Order:
         }[order.type]
         result: object = step(request)
     except Exception as error:
-        return _failed(ctx, order, resource, f"{type(error).__name__}: {error}", None)
+        return fail_order(ctx, order, resource, f"{type(error).__name__}: {error}", None)
     if isinstance(result, Completed):
-        return _succeeded(ctx, order, resource, None, result.backend_id, result.metadata)
+        return finish_order(ctx, order, resource, None, result.backend_id, result.metadata)
     if isinstance(result, InProgress):
         return _dispatched(ctx, order, resource, result.backend_id)
-    return _failed(
+    return fail_order(
         ctx,
         order,
         resource,
@@ -96,7 +96,7 @@ def _dispatched(ctx: Context, order: Order, resource: Resource, backend_id: str 
     return ctx.uow.orders.update(attrs.evolve(order, dispatched_at=ctx.now))
 
 
-def _succeeded(
+def finish_order(
     ctx: Context,
     order: Order,
     resource: Resource,
@@ -104,6 +104,8 @@ def _succeeded(
     backend_id: str | None,
     metadata: Mapping[str, Any],
 ) -> Order:
+    """The backend finished ``order``: record ``backend_id`` and ``metadata`` (merged over
+    the resource's), apply what the order asked for, and complete it."""
     changes: dict[str, Any] = {}
     if backend_id is not None:
         changes["backend_id"] = backend_id
@@ -126,7 +128,7 @@ def _succeeded(
     return move_order(ctx, order, OrderEvent.COMPLETE, actor_id, completed_at=ctx.now)
 
 
-def _failed(
+def fail_order(
     ctx: Context, order: Order, resource: Resource, message: str, actor_id: str | None
 ) -> Order:
     """Err the order and record the error on the resource too. A resource being created or
@@ -179,9 +181,9 @@ def _report(
     (order,) = executing
     if outcome == "succeeded":
         frozen: Mapping[str, Any] = freeze_json(metadata or {}, "metadata")
-        return _succeeded(ctx, order, resource, actor.id, backend_id, frozen)
+        return finish_order(ctx, order, resource, actor.id, backend_id, frozen)
     if outcome == "failed":
-        return _failed(ctx, order, resource, require_string(message, "message"), actor.id)
+        return fail_order(ctx, order, resource, require_string(message, "message"), actor.id)
     order = move_order(ctx, order, OrderEvent.CANCEL, actor.id)
     undo_for(ctx, order, actor.id)
     return order

@@ -1,0 +1,91 @@
+"""Pulling usage: asking a plugin's backend what the resources of an offering consumed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import attrs
+
+from marketplace_core.billing.calendar import month_end, month_of, month_start
+from marketplace_core.billing.usage import REPORTABLE_STATES
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.inputs import require_month
+from marketplace_core.plugins.usage_source import PulledUsage, UsageRequest, UsageSource
+from marketplace_core.roles import Permission
+from marketplace_core.services.context import Context
+from marketplace_core.services.order_flow import scope_of_offering
+from marketplace_core.services.usage import UsageLine
+
+
+@attrs.frozen
+class UsageToPull:
+    """The usage source to ask, the month, and one request per resource."""
+
+    source: UsageSource
+    month: date
+    requests: tuple[UsageRequest, ...]
+
+
+def find_usage_to_pull(
+    ctx: Context, actor_id: str, offering_id: str, month: date | None = None
+) -> UsageToPull:
+    """The offering's usage source and a request for every resource of the offering that
+    can take a report for ``month`` (default: the current one).
+
+    Needs ``resource.report_usage`` on the offering; refuses an offering whose plugin
+    cannot tell usage (``usage_not_pullable``).
+    """
+    offering = ctx.uow.offerings.get(offering_id)
+    ctx.authorize(actor_id, Permission.RESOURCE_REPORT_USAGE, scope_of_offering(offering))
+    month = month_of(ctx.now) if month is None else require_month(month, "month")
+    source = ctx.plugins.get(offering.plugin_type).processor
+    if not isinstance(source, UsageSource):
+        raise ValidationError(
+            ErrorCode.USAGE_NOT_PULLABLE,
+            f"plugin {offering.plugin_type!r} of offering {offering.id!r} cannot tell usage "
+            "(its processor has no pull_usage); report usage with report_usage instead",
+            offering_id=offering.id,
+            plugin_type=offering.plugin_type,
+        )
+    if month > month_of(ctx.now):
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"month: {month:%Y-%m} has not started yet; usage is pulled for the current "
+            "month or an earlier one",
+            field="month",
+            value=month.isoformat(),
+        )
+    starts, ends = month_start(month), month_end(month)
+    requests = tuple(
+        UsageRequest(
+            resource,
+            offering,
+            ctx.uow.plans.get(resource.plan_id) if resource.plan_id else None,
+            month,
+        )
+        for resource in ctx.uow.resources.for_offering(offering.id)
+        if resource.state in REPORTABLE_STATES
+        and resource.activated_at is not None
+        and resource.activated_at < ends
+        and (resource.terminated_at is None or resource.terminated_at > starts)
+    )
+    return UsageToPull(source, month, requests)
+
+
+def usage_lines(request: UsageRequest, pulled: Sequence[PulledUsage]) -> list[UsageLine]:
+    """The usage reports a pull makes; the idempotency key names the resource, component,
+    month and amount, so the same answer pulled again is reported once."""
+    resource_id, month = request.resource.id, request.month
+    return [
+        UsageLine(
+            resource_id,
+            usage.component_type,
+            usage.amount,
+            f"pulled:{resource_id}:{usage.component_type}:{month:%Y-%m}:"
+            f"{usage.amount.normalize():f}",
+            month,
+            usage.description,
+        )
+        for usage in pulled
+    ]
