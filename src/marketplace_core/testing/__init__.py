@@ -4,6 +4,18 @@ Everything here is public and typed, so a host can test its own code against the
 doubles the library uses.
 """
 
+from marketplace_core.testing.processor_contract import (
+    ContractWorld,
+    ProcessorContract,
+    build_contract_world,
+)
 from marketplace_core.testing.processors import InstantProcessor, Outcome, ScriptedProcessor
 
-__all__ = ["InstantProcessor", "Outcome", "ScriptedProcessor"]
+__all__ = [
+    "ContractWorld",
+    "InstantProcessor",
+    "Outcome",
+    "ProcessorContract",
+    "ScriptedProcessor",
+    "build_contract_world",
+]
