@@ -461,6 +461,7 @@ ORDER_QUERIES = frozenset(
         "get_resource",
         "list_resources",
         "list_claimable_orders",
+        "list_executing_orders",
     }
 )
 

@@ -403,6 +403,7 @@ class Marketplace:
     get_order = _Command(orders.get_order)
     list_orders = _Command(orders.list_orders)
     list_project_orders = _Command(orders.list_project_orders)
+    list_executing_orders = _Command(orders.list_executing_orders)
     get_resource = _Command(orders.get_resource)
     list_resources = _Command(orders.list_resources)
 

@@ -1350,3 +1350,12 @@ def test_queries_write_nothing(world: World):
     market.list_resources(world.project.id)
     assert snapshot(world.storage) == before
     assert len(world.events.events) == events
+
+
+def test_the_executing_orders_of_an_offering_are_listed_oldest_first(world: World):
+    first = world.waiting_order()
+    second = world.waiting_order("terminate")
+    world.order()  # pending the provider's review: not executing
+    world.live_vm()  # executing and done at once, on another offering
+    listed = world.marketplace.list_executing_orders(world.offering.id)
+    assert [order.id for order in listed] == [first.id, second.id]

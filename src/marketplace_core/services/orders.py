@@ -503,6 +503,17 @@ def list_project_orders(ctx: Context, project_id: str) -> Sequence[Order]:
     return ctx.uow.orders.for_project(ctx.uow.projects.get(project_id).id)
 
 
+def list_executing_orders(ctx: Context, offering_id: str) -> Sequence[Order]:
+    """The executing orders of an offering's resources, oldest first (what its backend is
+    working on, or about to)."""
+    offering = ctx.uow.offerings.get(offering_id)
+    return [
+        order
+        for order in ctx.uow.orders.in_state(OrderState.EXECUTING)
+        if order.offering_id == offering.id
+    ]
+
+
 def get_resource(ctx: Context, resource_id: str) -> Resource:
     """The resource with this id."""
     return ctx.uow.resources.get(resource_id)
