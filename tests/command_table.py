@@ -462,6 +462,7 @@ ORDER_QUERIES = frozenset(
         "list_resources",
         "list_claimable_orders",
         "list_executing_orders",
+        "list_offering_resources",
     }
 )
 

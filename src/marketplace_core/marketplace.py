@@ -406,6 +406,7 @@ class Marketplace:
     list_executing_orders = _Command(orders.list_executing_orders)
     get_resource = _Command(orders.get_resource)
     list_resources = _Command(orders.list_resources)
+    list_offering_resources = _Command(orders.list_offering_resources)
 
     # Usage and billing.
     report_usage = _Command(usage.report_usage)

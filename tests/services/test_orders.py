@@ -1359,3 +1359,15 @@ def test_the_executing_orders_of_an_offering_are_listed_oldest_first(world: Worl
     world.live_vm()  # executing and done at once, on another offering
     listed = world.marketplace.list_executing_orders(world.offering.id)
     assert [order.id for order in listed] == [first.id, second.id]
+
+
+def test_the_resources_of_an_offering_are_listed_terminated_ones_included(world: World):
+    kept = world.live_basic()
+    gone = world.live_basic()
+    market = world.marketplace
+    termination = market.order_termination(world.owner.id, gone.id)
+    market.approve_order_as_provider(world.provider_owner.id, termination.id)
+    market.resource_deletion_succeeded(world.provider_owner.id, gone.id)
+    world.live_vm()  # another offering
+    listed = market.list_offering_resources(world.offering.id)
+    assert [(r.id, r.state.value) for r in listed] == [(kept.id, "ok"), (gone.id, "terminated")]

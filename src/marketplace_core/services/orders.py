@@ -519,6 +519,11 @@ def get_resource(ctx: Context, resource_id: str) -> Resource:
     return ctx.uow.resources.get(resource_id)
 
 
+def list_offering_resources(ctx: Context, offering_id: str) -> Sequence[Resource]:
+    """The resources of an offering, terminated ones included, oldest first."""
+    return ctx.uow.resources.for_offering(ctx.uow.offerings.get(offering_id).id)
+
+
 def list_resources(ctx: Context, project_id: str) -> Sequence[Resource]:
     """The resources of a project, terminated ones included, oldest first."""
     return ctx.uow.resources.for_project(ctx.uow.projects.get(project_id).id)
