@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.money import ZERO, parse_money
+from marketplace_core.money import AMOUNT_LIMIT, ZERO, parse_money
 
 FINITE_DECIMALS = st.decimals(allow_nan=False, allow_infinity=False)
 
@@ -35,7 +35,7 @@ def refused(value: object, *, allow_negative: bool = False) -> ValidationError:
         Decimal("1E+3"),
         0,
         7,
-        10**30,
+        10**18 - 1,
         "0.1",
         "100",
     ],
@@ -135,11 +135,16 @@ def test_a_negative_amount_is_refused_unless_negatives_are_allowed(value):
 
 
 @given(FINITE_DECIMALS)
-def test_every_finite_decimal_is_taken_unchanged_when_negatives_are_allowed(value):
-    assert parse_money(value, "price", allow_negative=True) == value
+def test_every_finite_decimal_below_the_limit_is_taken_unchanged_when_negatives_are_allowed(
+    value,
+):
+    if abs(value) >= AMOUNT_LIMIT:
+        assert "10^18" in refused(value, allow_negative=True).message
+    else:
+        assert parse_money(value, "price", allow_negative=True) == value
 
 
-@given(FINITE_DECIMALS)
+@given(FINITE_DECIMALS.filter(lambda value: abs(value) < AMOUNT_LIMIT))
 def test_a_decimal_is_refused_exactly_when_it_is_negative(value):
     if value < 0:
         refused(value)
@@ -147,20 +152,30 @@ def test_a_decimal_is_refused_exactly_when_it_is_negative(value):
         assert parse_money(value, "price") == value
 
 
-@given(FINITE_DECIMALS)
+@given(FINITE_DECIMALS.filter(lambda value: abs(value) < AMOUNT_LIMIT))
 def test_a_decimal_written_as_a_plain_numeral_reads_back_as_the_same_amount(value):
     amount = parse_money(format(value, "f"), "price", allow_negative=True)
 
     assert amount == value
 
 
-@given(st.integers())
+@given(st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1))
 def test_an_integer_is_taken_as_the_same_whole_amount_and_refused_when_negative(value):
     if value < 0:
         refused(value)
     else:
         assert parse_money(value, "price") == Decimal(value)
     assert parse_money(value, "price", allow_negative=True) == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    "value", [10**18, -(10**18), "1000000000000000000", Decimal("1e999999"), Decimal("-1E+18")]
+)
+def test_amounts_of_ten_to_the_eighteen_or_more_are_refused(value):
+    """Beyond it, arithmetic would leave Decimal's precision (1e999999 x a price raised
+    decimal.InvalidOperation from a usage report)."""
+    error = refused(value, allow_negative=True)
+    assert "smaller than 10^18" in error.message
 
 
 def reference_money(text: str) -> Decimal | None:

@@ -18,12 +18,17 @@ ZERO = Decimal(0)
 MoneyInput = Decimal | int | str
 """What callers may pass where an amount of money is expected."""
 
+AMOUNT_LIMIT = Decimal(10) ** 18
+"""Amounts (of money or of usage) must be smaller than this in size: exact arithmetic on
+them then stays within ``Decimal``'s 28 significant digits."""
+
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 """A plain decimal numeral: no spaces, no exponent, no underscores, ASCII digits only."""
 
 
 def parse_money(value: object, field: str, *, allow_negative: bool = False) -> Decimal:
-    """``value`` as an exact, finite ``Decimal``; refuses floats, NaN, infinities, junk.
+    """``value`` as an exact, finite ``Decimal``; refuses floats, NaN, infinities, junk,
+    and amounts of 10^18 or more.
 
     ``field`` names the input in the error. Negative amounts are refused unless
     ``allow_negative`` (credits and deltas are negative; prices never are).
@@ -51,6 +56,13 @@ def parse_money(value: object, field: str, *, allow_negative: bool = False) -> D
         raise ValidationError(
             ErrorCode.INVALID_VALUE,
             f"{field} must be a finite number, got {value!r}",
+            field=field,
+            value=repr(value),
+        )
+    if abs(amount) >= AMOUNT_LIMIT:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be smaller than 10^18 in size, got {value!r}",
             field=field,
             value=repr(value),
         )
