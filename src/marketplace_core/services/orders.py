@@ -483,7 +483,16 @@ def retry_order(ctx: Context, actor_id: str, order_id: str) -> Order:
     check_order_still_applies(order, resource)
     if order.is_plan_switch and order.plan_id is not None:
         check_plan_open(ctx.uow.plans.get(order.plan_id))
-    order = move_order(ctx, order, OrderEvent.RETRY, actor.id, error_message="", dispatched_at=None)
+    order = move_order(
+        ctx,
+        order,
+        OrderEvent.RETRY,
+        actor.id,
+        error_message="",
+        dispatched_at=None,
+        claimed_by=None,  # a retry is new work: any agent may take it at once
+        claim_expires_at=None,
+    )
     ctx.schedule_processing(order.id)
     return order
 
