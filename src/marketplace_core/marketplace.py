@@ -28,7 +28,7 @@ from marketplace_core.errors import ConflictError, ErrorCode, MarketplaceError, 
 from marketplace_core.events import RecordedEvent
 from marketplace_core.ids import UuidGenerator
 from marketplace_core.orders import Order
-from marketplace_core.plugins import PluginRegistry
+from marketplace_core.plugins import PluginRegistry, UsageSource
 from marketplace_core.ports import Authorizer, Clock, EventSink, IdGenerator, Notifier, Storage
 from marketplace_core.roles import DEFAULT_ROLE_PERMISSIONS, Permission, Role
 from marketplace_core.services import (
@@ -287,18 +287,25 @@ class Marketplace:
         )
 
     def pull_usage(
-        self, actor_id: str, offering_id: str, month: date | None = None
+        self,
+        actor_id: str,
+        offering_id: str,
+        month: date | None = None,
+        *,
+        source: UsageSource | None = None,
     ) -> UsagePullReport:
-        """Ask the offering's plugin what each of its resources consumed in ``month``
-        (default: the current one) and ingest the answers as usage reports.
+        """Ask the offering's plugin (or ``source``) what each of the offering's resources
+        consumed in ``month`` (default: the current one) and ingest the answers as usage
+        reports.
 
         Needs ``resource.report_usage`` on the offering, and a plugin whose processor is a
-        :class:`~marketplace_core.plugins.UsageSource`. The backend is asked outside any
+        :class:`~marketplace_core.plugins.UsageSource` unless ``source`` is given (a site
+        agent passes its own backend). The backend is asked outside any
         unit of work, one resource at a time; each resource's answer is reported as one
         batch. A backend that fails, or an answer that is refused, is reported in
         ``failed`` and does not stop the others.
         """
-        work = self._run(usage_pull.find_usage_to_pull, actor_id, offering_id, month)
+        work = self._run(usage_pull.find_usage_to_pull, actor_id, offering_id, month, source)
         reports: list[UsageReport] = []
         failed: list[tuple[str, str]] = []
         for request in work.requests:

@@ -11,6 +11,7 @@ from marketplace_core.billing.calendar import month_end, month_of, month_start
 from marketplace_core.billing.usage import REPORTABLE_STATES
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.inputs import require_month
+from marketplace_core.offerings import Offering
 from marketplace_core.plugins.usage_source import PulledUsage, UsageRequest, UsageSource
 from marketplace_core.roles import Permission
 from marketplace_core.services.context import Context
@@ -28,26 +29,22 @@ class UsageToPull:
 
 
 def find_usage_to_pull(
-    ctx: Context, actor_id: str, offering_id: str, month: date | None = None
+    ctx: Context,
+    actor_id: str,
+    offering_id: str,
+    month: date | None = None,
+    source: UsageSource | None = None,
 ) -> UsageToPull:
-    """The offering's usage source and a request for every resource of the offering that
-    can take a report for ``month`` (default: the current one).
+    """The usage source to ask (``source``, or else the offering's plugin) and a request for
+    every resource of the offering that can take a report for ``month`` (default: the
+    current one).
 
     Needs ``resource.report_usage`` on the offering; refuses an offering whose plugin
-    cannot tell usage (``usage_not_pullable``).
+    cannot tell usage (``usage_not_pullable``) when no ``source`` is given.
     """
     offering = ctx.uow.offerings.get(offering_id)
     ctx.authorize(actor_id, Permission.RESOURCE_REPORT_USAGE, scope_of_offering(offering))
     month = month_of(ctx.now) if month is None else require_month(month, "month")
-    source = ctx.plugins.get(offering.plugin_type).processor
-    if not isinstance(source, UsageSource):
-        raise ValidationError(
-            ErrorCode.USAGE_NOT_PULLABLE,
-            f"plugin {offering.plugin_type!r} of offering {offering.id!r} cannot tell usage "
-            "(its processor has no pull_usage); report usage with report_usage instead",
-            offering_id=offering.id,
-            plugin_type=offering.plugin_type,
-        )
     if month > month_of(ctx.now):
         raise ValidationError(
             ErrorCode.INVALID_VALUE,
@@ -56,8 +53,26 @@ def find_usage_to_pull(
             field="month",
             value=month.isoformat(),
         )
+    if source is None:
+        processor = ctx.plugins.get(offering.plugin_type).processor
+        if not isinstance(processor, UsageSource):
+            raise ValidationError(
+                ErrorCode.USAGE_NOT_PULLABLE,
+                f"plugin {offering.plugin_type!r} of offering {offering.id!r} cannot tell "
+                "usage (its processor has no pull_usage); report usage with report_usage "
+                "instead",
+                offering_id=offering.id,
+                plugin_type=offering.plugin_type,
+            )
+        source = processor
+    return UsageToPull(source, month, _reportable_requests(ctx, offering, month))
+
+
+def _reportable_requests(ctx: Context, offering: Offering, month: date) -> tuple[UsageRequest, ...]:
+    """A request for each resource of ``offering`` that takes usage reports and was live in
+    ``month``."""
     starts, ends = month_start(month), month_end(month)
-    requests = tuple(
+    return tuple(
         UsageRequest(
             resource,
             offering,
@@ -70,7 +85,6 @@ def find_usage_to_pull(
         and resource.activated_at < ends
         and (resource.terminated_at is None or resource.terminated_at > starts)
     )
-    return UsageToPull(source, month, requests)
 
 
 def usage_lines(request: UsageRequest, pulled: Sequence[PulledUsage]) -> list[UsageLine]:
