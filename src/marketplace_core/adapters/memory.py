@@ -5,9 +5,11 @@ unit of work stages its writes in front of them and applies them all at once on 
 after checking that no entity it changed was committed by someone else in between; leaving
 the unit without committing drops the staged writes, so nothing is left behind.
 
-It is meant for tests, simulations and single-threaded embedded hosts: commits are
-serialized by a lock, but reads are not isolated from a concurrent commit. Hosts with several
-workers use the SQLite or PostgreSQL adapters.
+It is meant for tests, simulations and embedded hosts in one process. Threads may share it:
+one lock serializes commits and every read of the committed tables, so a read never sees a
+commit half applied. There is no snapshot isolation: a unit of work sees other units' commits
+as they land, and a write based on a stale read is refused at commit by its version. Hosts
+with several processes use the SQLite or PostgreSQL adapters.
 """
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ class _Table(Generic[EntityT]):
     an entity moved into (its key changed) is put back in order when it is next read.
     """
 
-    def __init__(self, entity: str, indexes: Mapping[str, KeyFunction]) -> None:
+    def __init__(
+        self, entity: str, lock: threading.Lock, indexes: Mapping[str, KeyFunction]
+    ) -> None:
         self.entity = entity
+        self.lock = lock
+        """The storage's lock: held by commits, and by reads that iterate the table."""
         self.rows: dict[str, EntityT] = {}
         self.key_functions = dict(indexes)
         self.indexes: dict[str, dict[Hashable, dict[str, None]]] = {name: {} for name in indexes}
@@ -260,7 +266,8 @@ class InMemoryRepository(Generic[EntityT]):
 
     def all(self) -> Sequence[EntityT]:
         """Every entity, oldest first."""
-        return self._staged.merged(self._staged.table.rows, _always)
+        with self._staged.table.lock:
+            return self._staged.merged(self._staged.table.rows, _always)
 
     def _check_current(self, entity: EntityT) -> None:
         current = self.get(entity.id)
@@ -282,12 +289,12 @@ class InMemoryRepository(Generic[EntityT]):
 
     def _by(self, index: str, key: Hashable) -> list[EntityT]:
         key_of = self._staged.table.key_functions[index]
-        committed = self._staged.table.bucket(index, key)
-        return self._staged.merged(
-            committed,
-            lambda entity: key_of(entity) == key,
-            self._staged.written_under(index, key),
-        )
+        with self._staged.table.lock:
+            return self._staged.merged(
+                self._staged.table.bucket(index, key),
+                lambda entity: key_of(entity) == key,
+                self._staged.written_under(index, key),
+            )
 
 
 class InMemoryProjectRepository(InMemoryRepository[Project]):
@@ -353,10 +360,11 @@ class InMemoryResourceRepository(InMemoryRepository[Resource]):
     def count_live_on_plan(self, plan_id: str) -> int:
         """How many resources on the plan are not terminated."""
         key = (plan_id, True)
-        return self._staged.count(
-            self._staged.table.bucket("live_plan", key),
-            lambda resource: (resource.plan_id, resource.is_live) == key,
-        )
+        with self._staged.table.lock:
+            return self._staged.count(
+                self._staged.table.bucket("live_plan", key),
+                lambda resource: (resource.plan_id, resource.is_live) == key,
+            )
 
 
 class InMemoryOrderRepository(InMemoryRepository[Order]):
@@ -430,8 +438,9 @@ class InMemoryUsageReportRepository(InMemoryRepository[UsageReport]):
         written = [i for i in staged.written_under("component_month", key) if i in staged.writes]
         if written:
             return staged.writes[max(written, key=staged.sequence.__getitem__)]
-        bucket = staged.table.bucket("component_month", key)
-        return staged.table.rows[next(reversed(bucket))] if bucket else None
+        with staged.table.lock:
+            bucket = staged.table.bucket("component_month", key)
+            return staged.table.rows[next(reversed(bucket))] if bucket else None
 
 
 class InMemoryCreditRepository(InMemoryRepository[Credit]):
@@ -498,26 +507,28 @@ class InMemoryStorage:
     """Every aggregate in dictionaries; the default storage for tests and simulations."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = lock = threading.Lock()
         self._events: list[RecordedEvent] = []
         self._tables: dict[str, _Table[Any]] = {
-            "organization_groups": _Table("organization group", {}),
-            "organizations": _Table("organization", {}),
-            "projects": _Table("project", {"organization_id": _attr("organization_id")}),
-            "users": _Table("user", {"username": _attr("username")}),
+            "organization_groups": _Table("organization group", lock, {}),
+            "organizations": _Table("organization", lock, {}),
+            "projects": _Table("project", lock, {"organization_id": _attr("organization_id")}),
+            "users": _Table("user", lock, {"username": _attr("username")}),
             "role_grants": _Table(
                 "role grant",
+                lock,
                 {
                     "user_id": _attr("user_id"),
                     "scope": lambda grant: (grant.scope_kind, grant.scope_id),
                 },
             ),
-            "providers": _Table("service provider", {}),
-            "categories": _Table("category", {}),
-            "offerings": _Table("offering", {"provider_id": _attr("provider_id")}),
-            "plans": _Table("plan", {"offering_id": _attr("offering_id")}),
+            "providers": _Table("service provider", lock, {}),
+            "categories": _Table("category", lock, {}),
+            "offerings": _Table("offering", lock, {"provider_id": _attr("provider_id")}),
+            "plans": _Table("plan", lock, {"offering_id": _attr("offering_id")}),
             "resources": _Table(
                 "resource",
+                lock,
                 {
                     "project_id": _attr("project_id"),
                     "offering_id": _attr("offering_id"),
@@ -526,6 +537,7 @@ class InMemoryStorage:
             ),
             "orders": _Table(
                 "order",
+                lock,
                 {
                     "resource_id": _attr("resource_id"),
                     "project_id": _attr("project_id"),
@@ -534,6 +546,7 @@ class InMemoryStorage:
             ),
             "invoices": _Table(
                 "invoice",
+                lock,
                 {
                     "organization_id": _attr("organization_id"),
                     "month": lambda invoice: (invoice.organization_id, invoice.month),
@@ -542,6 +555,7 @@ class InMemoryStorage:
             ),
             "invoice_items": _Table(
                 "invoice item",
+                lock,
                 {
                     "invoice_id": _attr("invoice_id"),
                     "resource_id": _attr("resource_id"),
@@ -550,6 +564,7 @@ class InMemoryStorage:
             ),
             "usage_reports": _Table(
                 "usage report",
+                lock,
                 {
                     "idempotency_key": _attr("idempotency_key"),
                     "component": lambda report: (report.resource_id, report.component_type),
@@ -560,12 +575,12 @@ class InMemoryStorage:
                     ),
                 },
             ),
-            "credits": _Table("credit", {"organization_id": _attr("organization_id")}),
-            "policies": _Table("policy", {"scope": _scope}),
-            "monthly_totals": _Table("monthly total", {"scope": _scope}),
-            "quotas": _Table("quota", {"scope": _scope}),
+            "credits": _Table("credit", lock, {"organization_id": _attr("organization_id")}),
+            "policies": _Table("policy", lock, {"scope": _scope}),
+            "monthly_totals": _Table("monthly total", lock, {"scope": _scope}),
+            "quotas": _Table("quota", lock, {"scope": _scope}),
             "deny_rules": _Table(
-                "deny rule", {"subject": lambda rule: (rule.subject_kind, rule.subject_id)}
+                "deny rule", lock, {"subject": lambda rule: (rule.subject_kind, rule.subject_id)}
             ),
         }
 
