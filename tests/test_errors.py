@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
@@ -41,6 +43,8 @@ from marketplace_core.offerings import (
     check_offering_limit_cap,
     check_orderable,
 )
+from marketplace_core.plugins import ProcessingRequest
+from marketplace_core.plugins.script import ScriptProcessor
 from marketplace_core.testing import Outcome
 from tests.support import STORAGE, World, build_world
 
@@ -197,6 +201,33 @@ def _report_less_after_a_switch(world: World) -> object:
     _report_cpu(world, vm.id, 10, "before")
     world.marketplace.order_plan_switch(world.owner.id, vm.id, other.id)
     return _report_cpu(world, vm.id, 5, "after")
+
+
+SCRIPTS = Path(__file__).parent / "plugins" / "scripts"
+
+
+def _run_script(world: World, environment: dict[str, str], timeout: float = 30.0) -> object:
+    """Run a test program as the ``create`` program of the world's offering."""
+    processor = ScriptProcessor(SCRIPTS, timeout=timeout, environment=environment)
+    order = world.waiting_order()
+    offering = attrs.evolve(
+        world.offering, plugin_options={"create": "emit.py", "terminate": "emit.py"}
+    )
+    resource = world.marketplace.get_resource(order.resource_id)
+    return processor.create(ProcessingRequest(order, resource, offering, world.plan))
+
+
+def _run_sleeper(world: World) -> object:
+    with tempfile.TemporaryDirectory() as directory:
+        processor = ScriptProcessor(
+            SCRIPTS, timeout=0.3, environment={"PIDS_TO": f"{directory}/pids"}
+        )
+        order = world.waiting_order()
+        offering = attrs.evolve(
+            world.offering, plugin_options={"create": "sleeper.py", "terminate": "emit.py"}
+        )
+        resource = world.marketplace.get_resource(order.resource_id)
+        return processor.create(ProcessingRequest(order, resource, offering, world.plan))
 
 
 def _claim_twice(world: World) -> object:
@@ -474,6 +505,15 @@ SCENARIOS: dict[ErrorCode, tuple[type[MarketplaceError], Callable[[World], objec
             )
             and w.order()
         ),
+    ),
+    ErrorCode.BACKEND_FAILED: (
+        BackendError,
+        lambda w: _run_script(w, {"EMIT_EXIT": "3", "EMIT_STDERR": "no capacity"}),
+    ),
+    ErrorCode.BACKEND_TIMED_OUT: (BackendError, _run_sleeper),
+    ErrorCode.BACKEND_BAD_RESPONSE: (
+        BackendError,
+        lambda w: _run_script(w, {"EMIT_STDOUT": "created it!"}),
     ),
     ErrorCode.USAGE_NOT_PULLABLE: (
         ValidationError,
