@@ -10,9 +10,11 @@ from marketplace_core.testing.processor_contract import (
     build_contract_world,
 )
 from marketplace_core.testing.processors import InstantProcessor, Outcome, ScriptedProcessor
+from marketplace_core.testing.slurm import FakeSlurmRunner
 
 __all__ = [
     "ContractWorld",
+    "FakeSlurmRunner",
     "InstantProcessor",
     "Outcome",
     "ProcessorContract",
