@@ -67,6 +67,11 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
     # The cap is 150.00: 167.02 spent by 31 January is over it (111%), so the block fired.
     assert "Pat orders more scratch space on 31 January: refused (policy_blocks_creation)" in story
     assert "new orders are allowed again" in story
+    # The VM is provisioned, resized and removed by the demo's program through the script
+    # plugin, in a temporary directory that the table shows.
+    assert re.search(r"Alice approves; vms.py creates it\s+done\s+ok\s+vm-3\n", story)
+    assert re.search(r"Alice approves; vms.py deletes it\s+done\s+terminated\s+-\n", story)
+    assert "the address\n10.20.0.3; the resize added vcpus=4" in story
 
 
 def test_the_demo_runs_as_a_module():

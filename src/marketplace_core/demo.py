@@ -1,6 +1,7 @@
 """The guided demo: a provider publishes a catalogue, a project orders, approvers approve, the
-provider fulfils, usage is reported under a spending policy, January is invoiced, and the due
-jobs end what has reached its end date.
+provider fulfils, usage is reported under a spending policy, January is invoiced, the due
+jobs end what has reached its end date, and a virtual machine is provisioned, resized and
+removed by a script through the ``script`` plugin.
 
 Everything goes through the :class:`~marketplace_core.Marketplace` facade, on in-memory
 storage, with a clock that starts on 2 January 2026 and readable, sequential ids, so the story
@@ -9,8 +10,10 @@ prints the same every time.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TextIO
 
 from marketplace_core.adapters.memory import EventLog, InMemoryStorage, RecordingNotifier
@@ -31,7 +34,12 @@ from marketplace_core.offerings import (
     Shared,
     Visibility,
 )
-from marketplace_core.plugins import PluginRegistry, register_basic
+from marketplace_core.plugins import (
+    PluginRegistry,
+    ScriptProcessor,
+    register_basic,
+    register_script,
+)
 from marketplace_core.policies import (
     ActionKind,
     PolicyAction,
@@ -42,17 +50,24 @@ from marketplace_core.roles import Role, ScopeKind
 
 STORY_START = datetime(2026, 1, 2, 9, 0, tzinfo=UTC)
 
+DEMO_CLOUD = Path(__file__).parent / "demo_cloud"
+"""Where the program the VM offering runs lives (``vms.py``)."""
+
 
 class Story:
     """The demo's cast, its marketplace, and one method per chapter."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, cloud: Path) -> None:
         self.out = out
+        self.cloud = cloud
         self.clock = FixedClock(STORY_START)
         self.events = EventLog()
         self.notifier = RecordingNotifier()
         plugins = PluginRegistry()
         register_basic(plugins)
+        register_script(
+            plugins, ScriptProcessor(DEMO_CLOUD, environment={"DEMO_CLOUD_DIR": str(cloud)})
+        )
         self.market = Marketplace(
             InMemoryStorage(),
             clock=self.clock,
@@ -73,6 +88,7 @@ class Story:
         self.order_and_fulfil()
         self.bill_january()
         self.end_of_life()
+        self.run_a_virtual_machine()
         self.show_events()
 
     def set_up_organizations(self) -> None:
@@ -138,11 +154,11 @@ class Story:
             PlanUnit.MONTH,
             prices={"cpu": Decimal("0.015"), "gpu": Decimal("0.60"), "storage": Decimal("0.02")},
         )
-        vms = market.create_offering(
+        self.vms = vms = market.create_offering(
             olga.id,
             self.center.id,
             "Research VMs",
-            "basic",
+            "script",
             category_id=cloud.id,
             visibility=LimitedTo(organization_group_ids=frozenset({self.estonia.id})),
             components=[
@@ -152,6 +168,7 @@ class Story:
                 OfferingComponent("ram", "RAM", BillingType.LIMIT, measured_unit="MB", factor=1024),
                 OfferingComponent("setup", "Set-up fee", BillingType.ONE_TIME),
             ],
+            plugin_options={"create": "vms.py", "update": "vms.py", "terminate": "vms.py"},
         )
         for name, vcpu, ram in (("Small", "0.40", "0.05"), ("Large", "0.35", "0.04")):
             market.create_plan(
@@ -163,7 +180,11 @@ class Story:
             self.write(f"\nOlga tries to activate the cluster herself: refused ({refusal.code}).")
         for offering in (self.cluster, vms):
             market.activate_offering(root.id, offering.id)
-        self.write("The platform operator reviews and activates both offerings.")
+        self.write(
+            "The platform operator reviews and activates both offerings. The cluster is run by "
+            "hand (the basic\nplugin); the VMs by a program of Olga's, vms.py, which the script "
+            "plugin runs for each order."
+        )
         for offering in market.list_offerings(self.center.id):
             self.show_offering(offering)
 
@@ -398,8 +419,50 @@ class Story:
         state = market.get_resource(self.storage_id).state.value
         self.write(f"Olga reports the storage removed: the resource is {state}.")
 
+    def run_a_virtual_machine(self) -> None:
+        self.write(heading("7. A virtual machine, provisioned by a script"))
+        market, alice, pat = self.market, self.alice, self.pat
+        self.clock.set(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+        small = next(p for p in market.list_plans(self.vms.id) if p.name == "Small")
+        rows: list[list[object]] = []
+
+        def record(step: str, order_id: str) -> None:
+            order = market.get_order(order_id)
+            resource = market.get_resource(order.resource_id)
+            on_cloud = sorted(vm.stem for vm in self.cloud.glob("vm-*.json"))
+            rows.append([step, order.state.value, resource.state.value, ", ".join(on_cloud) or "-"])
+
+        order = market.order_resource(
+            pat.id,
+            self.genomics.id,
+            self.vms.id,
+            small.id,
+            "Assembly viewer",
+            limits={"vcpu": 2, "ram": 4096},
+        )
+        record("Pat orders a VM with 2 vCPUs", order.id)
+        market.approve_order_as_consumer(alice.id, order.id)
+        record("Alice approves; vms.py creates it", order.id)
+        vm = market.get_resource(order.resource_id)
+        change = market.order_limit_change(pat.id, vm.id, {"vcpu": 4, "ram": 4096})
+        record("Pat asks for 4 vCPUs", change.id)
+        market.approve_order_as_consumer(alice.id, change.id)
+        record("Alice approves; vms.py resizes it", change.id)
+        metadata = market.get_resource(vm.id).backend_metadata
+        termination = market.order_termination(pat.id, vm.id)
+        record("Pat asks to terminate it", termination.id)
+        market.approve_order_as_consumer(alice.id, termination.id)
+        record("Alice approves; vms.py deletes it", termination.id)
+        self.write(format_table(["step", "order", "resource", "VMs on the cloud"], rows))
+        self.write(
+            f"\nvms.py answered the backend id {vm.backend_id!r}, the host name "
+            f"{metadata['hostname']} and the address\n{metadata['ip']}; the resize added "
+            f"vcpus={metadata['vcpus']} to the metadata. No provider review was needed (the "
+            "script\nplugin's default), and each order finished when the program exited."
+        )
+
     def show_events(self) -> None:
-        self.write(heading("7. Everything that happened, as domain events"))
+        self.write(heading("8. Everything that happened, as domain events"))
         market = self.market
         self.write(
             format_table(
@@ -425,5 +488,6 @@ class Story:
 
 
 def run_demo(out: TextIO) -> None:
-    """Tell the story on ``out``."""
-    Story(out).tell()
+    """Tell the story on ``out``; the demo's cloud lives in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="marketplace-demo-cloud-") as cloud:
+        Story(out, Path(cloud)).tell()
