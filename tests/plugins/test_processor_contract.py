@@ -42,6 +42,8 @@ class DictProcessor:
     def validate(self, request: ProcessingRequest) -> None:
         if request.order.attributes.get("size") == "huge":
             raise ValidationError(ErrorCode.INVALID_VALUE, "too big", field="size")
+        if request.offering.plugin_options.get("zone") == "nowhere":
+            raise ValidationError(ErrorCode.INVALID_VALUE, "no such zone", field="zone")
 
     def create(self, request: ProcessingRequest) -> Completed | InProgress:
         return Completed(backend_id=self.backend.create(request))
@@ -89,6 +91,9 @@ class DictContract(ProcessorContract):
 
     def backend_limits(self, resource: Resource) -> dict[str, int]:
         return self.backend.resources[resource.backend_id or ""]
+
+    def invalid_plugin_options(self) -> dict[str, object]:
+        return {"zone": "nowhere"}
 
     def invalid_order(self) -> dict[str, object]:
         return {"attributes": {"size": "huge"}}
@@ -147,6 +152,11 @@ class TestAnAsynchronousBackendPasses(DictContract):
                 report(provider, resource_id, str(error))
 
 
+class TrustsItsOptions(DictProcessor):
+    def validate(self, request: ProcessingRequest) -> None:
+        """Accepts every offering."""
+
+
 class CreatesTwice(DictProcessor):
     def create(self, request: ProcessingRequest) -> Completed | InProgress:
         self.backend.by_order.pop(request.order.id, None)  # forgets what it did
@@ -170,6 +180,10 @@ class NeverRemoves(DictProcessor):
 
 
 BROKEN = [
+    (
+        TrustsItsOptions,
+        "test_validate_refuses_orders_of_a_misconfigured_offering_and_stores_nothing",
+    ),
     (CreatesTwice, "test_an_order_handed_over_twice_is_created_once"),
     (SwallowsFailures, "test_a_failed_create_errs_the_order_with_the_backend_message"),
     (ForgetsLimits, "test_a_limit_change_reaches_the_backend"),

@@ -152,6 +152,9 @@ class TestTheScriptPluginKeepsTheProcessorContract(ProcessorContract):
     def plugin_options(self) -> Mapping[str, Any]:
         return BACKEND
 
+    def invalid_plugin_options(self) -> Mapping[str, Any]:
+        return {**BACKEND, "create": "../outside.py"}
+
     def offering_components(self) -> tuple[OfferingComponent, ...]:
         return (STORAGE, CPU)
 

@@ -2,7 +2,8 @@
 
 A plugin author subclasses :class:`ProcessorContract`, says how to build the processor and
 how to drive its backend, and inherits the tests: validation refuses before anything is
-stored; create, limit change, plan switch and termination reach the backend and finish the
+stored (for an invalid order, and for an offering with invalid plugin options); create,
+limit change, plan switch and termination reach the backend and finish the
 order; a processor handed the same order twice does the work once; callbacks delivered twice
 count once; a backend failure leaves the order erred with the backend's message, never a
 traceback; an erred order can be retried. ::
@@ -99,24 +100,53 @@ def build_contract_world(
     market.grant_role(staff.id, provider.id, Role.ORGANIZATION_OWNER, provider_organization.id)
     consumer = market.create_user(staff.id, "consumer")
     market.grant_role(staff.id, consumer.id, Role.ORGANIZATION_OWNER, consumer_organization.id)
-    offering = market.create_offering(
-        provider.id,
+    offering, plan, other_plan = add_offering(
+        market,
+        staff,
+        provider,
         provider_organization.id,
+        category.id,
         "Offering under test",
         plugin_type,
-        category_id=category.id,
         components=components or (() if capabilities.components else (BASE_FEE,)),
         plugin_options=plugin_options or {},
+        prices=prices,
+    )
+    return ContractWorld(
+        market, clock, staff, provider, consumer, project, offering, plan, other_plan
+    )
+
+
+def add_offering(
+    market: Marketplace,
+    staff: User,
+    provider: User,
+    provider_organization_id: str,
+    category_id: str,
+    name: str,
+    plugin_type: str,
+    *,
+    components: tuple[OfferingComponent, ...],
+    plugin_options: Mapping[str, Any],
+    prices: Mapping[str, Decimal] | None = None,
+) -> tuple[Offering, Plan, Plan]:
+    """An active offering of ``provider``'s organization with two month plans, "Small" and
+    "Large" (every component at 1 unless ``prices`` says otherwise)."""
+    offering = market.create_offering(
+        provider.id,
+        provider_organization_id,
+        name,
+        plugin_type,
+        category_id=category_id,
+        components=components,
+        plugin_options=plugin_options,
     )
     every_price = prices or {c.type: Decimal("1") for c in offering.components}
     plan = market.create_plan(provider.id, offering.id, "Small", PlanUnit.MONTH, prices=every_price)
     other_plan = market.create_plan(
         provider.id, offering.id, "Large", PlanUnit.MONTH, prices=every_price
     )
-    offering = market.activate_offering(staff.id, offering.id)
-    return ContractWorld(
-        market, clock, staff, provider, consumer, project, offering, plan, other_plan
-    )
+    return market.activate_offering(staff.id, offering.id), plan, other_plan
 
 
 class ProcessorContract(unittest.TestCase, abc.ABC):
@@ -178,6 +208,11 @@ class ProcessorContract(unittest.TestCase, abc.ABC):
     def invalid_order(self) -> Mapping[str, Any] | None:
         """Keyword arguments of ``order_resource`` (``limits``, ``attributes``) that the
         processor's ``validate`` refuses, or ``None`` to skip that test."""
+        return None
+
+    def invalid_plugin_options(self) -> Mapping[str, Any] | None:
+        """``plugin_options`` of an offering whose orders the processor's ``validate``
+        refuses, or ``None`` to skip that test."""
         return None
 
     def finish_backend_work(self, order: Order) -> None:
@@ -244,6 +279,39 @@ class ProcessorContract(unittest.TestCase, abc.ABC):
         world, before = self.world, self.event_count()
         with self.assertRaises(ValidationError):
             self.order_resource(**invalid)
+        self.assertEqual(self.event_count(), before)
+        self.assertEqual(world.market.list_resources(world.project.id), [])
+        self.assertEqual(self.backend_ids(), set())
+
+    def test_validate_refuses_orders_of_a_misconfigured_offering_and_stores_nothing(
+        self,
+    ) -> None:
+        options = self.invalid_plugin_options()
+        if options is None:
+            self.skipTest("the plugin names no invalid plugin options")
+        world = self.world
+        offering, plan, _ = add_offering(
+            world.market,
+            world.staff,
+            world.provider,
+            world.offering.provider_id,
+            world.offering.category_id or "",
+            "Misconfigured offering",
+            self.plugin_type,
+            components=world.offering.components[len(self.capabilities.components) :],
+            plugin_options=options,
+        )
+        before = self.event_count()
+        with self.assertRaises(ValidationError):
+            world.market.order_resource(
+                world.consumer.id,
+                world.project.id,
+                offering.id,
+                plan.id,
+                "misconfigured resource",
+                limits=dict(self.order_limits()),
+                attributes=dict(self.order_attributes()),
+            )
         self.assertEqual(self.event_count(), before)
         self.assertEqual(world.market.list_resources(world.project.id), [])
         self.assertEqual(self.backend_ids(), set())
