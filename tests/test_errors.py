@@ -206,12 +206,14 @@ def _report_less_after_a_switch(world: World) -> object:
 SCRIPTS = Path(__file__).parent / "plugins" / "scripts"
 
 
-def _run_script(world: World, environment: dict[str, str], timeout: float = 30.0) -> object:
+def _run_script(
+    world: World, environment: dict[str, str], program: str = "emit.py", timeout: float = 30.0
+) -> object:
     """Run a test program as the ``create`` program of the world's offering."""
     processor = ScriptProcessor(SCRIPTS, timeout=timeout, environment=environment)
     order = world.waiting_order()
     offering = attrs.evolve(
-        world.offering, plugin_options={"create": "emit.py", "terminate": "emit.py"}
+        world.offering, plugin_options={"create": program, "terminate": "emit.py"}
     )
     resource = world.marketplace.get_resource(order.resource_id)
     return processor.create(ProcessingRequest(order, resource, offering, world.plan))
@@ -219,15 +221,7 @@ def _run_script(world: World, environment: dict[str, str], timeout: float = 30.0
 
 def _run_sleeper(world: World) -> object:
     with tempfile.TemporaryDirectory() as directory:
-        processor = ScriptProcessor(
-            SCRIPTS, timeout=0.3, environment={"PIDS_TO": f"{directory}/pids"}
-        )
-        order = world.waiting_order()
-        offering = attrs.evolve(
-            world.offering, plugin_options={"create": "sleeper.py", "terminate": "emit.py"}
-        )
-        resource = world.marketplace.get_resource(order.resource_id)
-        return processor.create(ProcessingRequest(order, resource, offering, world.plan))
+        return _run_script(world, {"PIDS_TO": f"{directory}/pids"}, "sleeper.py", 0.3)
 
 
 def _claim_twice(world: World) -> object:
