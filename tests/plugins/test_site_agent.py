@@ -298,7 +298,7 @@ def test_a_retried_order_is_offered_to_every_agent_at_once() -> None:
     (order,) = place(world, 1)
     site.failure = "quota service down"
     agent_for(world, site, "agent-1").run_once()
-    assert world.market.get_order(order.id).claimed_by is None
+    assert world.market.get_order(order.id).claimed_by == "agent-1"  # erred, still held
     world.market.retry_order(world.consumer.id, order.id)
     assert agent_for(world, site, "agent-2").run_once() == 1
     order = world.market.get_order(order.id)

@@ -156,15 +156,12 @@ class SiteAgent:
             outcome = self._work(order, resource)
         except Exception as error:  # the site's failure becomes the order's error
             message = f"{type(error).__name__}: {error}"
-            reported = self._report(
+            return self._report(
                 order,
                 lambda: self.market.report_claimed_order_erred(
                     self.actor_id, order.id, self.agent_id, message
                 ),
             )
-            if reported:
-                self._release(order)
-            return reported
         return self._report(
             order,
             lambda: self.market.report_claimed_order_done(
@@ -192,14 +189,6 @@ class SiteAgent:
         else:
             self.backend.terminate(order, resource)
         return Completed()
-
-    def _release(self, order: Order) -> None:
-        """Let go of an order reported erred, so a retry of it is offered to every agent at
-        once rather than when the lease runs out; if that fails, the lease simply runs out."""
-        try:
-            self.market.release_order_claim(self.actor_id, order.id, self.agent_id)
-        except ConflictError as error:
-            logger.info("%s: order %s not released (%s)", self.agent_id, order.id, error.code)
 
     def _report(self, order: Order, report: Callable[[], Order]) -> bool:
         attempt = 1
