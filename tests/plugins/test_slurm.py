@@ -2,10 +2,12 @@
 the job-limit sync.
 
 Behaviour tests run against a :class:`SlurmTarget`: the in-memory ``FakeSlurmRunner`` by
-default, or a real Slurm through ``SubprocessRunner`` when ``MARKETPLACE_SLURM_RUNNER=
+default, and also a real Slurm through ``SubprocessRunner`` when ``MARKETPLACE_SLURM_RUNNER=
 subprocess`` is set (``MARKETPLACE_SLURM_PREFIX`` is put before every command, e.g.
-``docker exec slurmctld``; ``MARKETPLACE_SLURM_CLUSTER`` names the cluster). Golden tests
-of the exact command lines, and tests that need job records for ``sacct``, use the fake.
+``docker exec slurmctld``; ``MARKETPLACE_SLURM_CLUSTER`` names the cluster; ``.ci/slurm/
+start.sh`` starts one on this machine). Golden tests of the exact command lines, and tests
+that need made-up job records for ``sacct``, use the fake; ``test_slurm_jobs.py`` runs real
+jobs.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from marketplace_core.plugins.registry import PluginCapabilities, PluginRegistry
 from marketplace_core.plugins.slurm import commands
 from marketplace_core.plugins.slurm.accounts import (
     BLOCKED,
+    MAX_SLURM_LIMIT,
     JobLimits,
     TresLimits,
     account_description,
     account_name,
+    account_organization,
     limits_of,
     tres_limits,
 )
@@ -45,7 +49,7 @@ from marketplace_core.plugins.slurm.client import (
     SlurmClient,
     SubprocessRunner,
 )
-from marketplace_core.plugins.slurm.options import SlurmOptions, read_options
+from marketplace_core.plugins.slurm.options import MAX_JOB_LIMIT, SlurmOptions, read_options
 from marketplace_core.plugins.slurm.output import JobRecord, parse_associations, parse_jobs
 from marketplace_core.plugins.slurm.processor import (
     SLURM_CAPABILITIES,
@@ -128,10 +132,20 @@ class SlurmTarget:
         return association.job_limits
 
     def cleanup(self) -> None:
+        """Remove the accounts the test made, records and all (a cluster-scoped removal
+        would leave the records), sub-accounts first."""
         if self.fake is None:
-            for name in self.accounts():
-                self.client.remove_account(name, self.cluster)
-            self.client.remove_account(self.parent, self.cluster)
+            for name in sorted(self.accounts()):
+                self.client.remove_account(name)
+            self.client.remove_account(self.parent)
+
+    def scoped_cluster(self) -> str:
+        """A cluster to name in cluster-scoped tests: the real one, or the fake's."""
+        if self.fake is not None:
+            return self.fake.cluster
+        if self.cluster is None:
+            pytest.skip("set MARKETPLACE_SLURM_CLUSTER for cluster-scoped tests")
+        return self.cluster
 
 
 def make_target(kind: str) -> SlurmTarget:
@@ -338,8 +352,9 @@ def test_create_runs_these_commands(fake_target: SlurmTarget):
     slurm = slurm_world(fake_target, storage_tres="fs/disk", grp_jobs=20)
     resource = slurm.live(name='Big "run"')
     assert [line(call) for call in slurm.fake.calls] == [
-        f"{SACCTMGR} list account where name=mp_resource-1 format=Account",
-        f"{SACCTMGR} add account mp_resource-1 'Description=Big _run_ (resource-1)' "
+        f"{SACCTMGR} list association where account=mp_resource-1 "
+        "format=Account,User,GrpTRESMins,GrpTRES,GrpJobs,GrpSubmit",
+        f"{SACCTMGR} add account mp_resource-1 'Description=big _run_ (resource-1)' "
         "Organization=project-1 Parent=hpc",
         f"{SACCTMGR} modify account where name=mp_resource-1 set "
         "GrpTRESMins=cpu=6000,gres/gpu=600 GrpTRES=fs/disk=50",
@@ -362,7 +377,7 @@ def test_a_repeated_create_finds_the_account_and_only_sets_its_limits(fake_targe
     request = _request(slurm, order, resource)
     slurm.processor.create(request)
     assert [call[4:6] for call in slurm.fake.calls] == [
-        ("list", "account"),
+        ("list", "association"),
         ("modify", "account"),
         ("modify", "account"),
     ]
@@ -390,22 +405,117 @@ def test_limit_change_and_termination_run_these_commands(fake_target: SlurmTarge
     assert [line(call) for call in slurm.fake.calls] == [
         f"{SACCTMGR} modify account where name=mp_resource-1 cluster=cluster set "
         "GrpTRESMins=cpu=420,gres/gpu=60",
-        # The plan switch changes nothing in Slurm.
-        f"{SACCTMGR} list account where name=mp_resource-1 format=Account",
+        # The plan switch changes nothing in Slurm. The termination removes the
+        # association on the cluster, then the account record, which has no association
+        # left on any cluster.
+        f"{SACCTMGR} list association where account=mp_resource-1 cluster=cluster "
+        "format=Account,User,GrpTRESMins,GrpTRES,GrpJobs,GrpSubmit",
         f"{SACCTMGR} remove account where name=mp_resource-1 cluster=cluster",
+        f"{SACCTMGR} list association where account=mp_resource-1 "
+        "format=Account,User,GrpTRESMins,GrpTRES,GrpJobs,GrpSubmit",
+        f"{SACCTMGR} list account where name=mp_resource-1 format=Account",
+        f"{SACCTMGR} remove account where name=mp_resource-1",
     ]
     assert market.get_resource(resource.id).state is ResourceState.TERMINATED
+    assert slurm.fake.account_names() == {"hpc"}
 
 
-def test_terminating_an_account_that_is_already_gone_succeeds(target: SlurmTarget):
-    slurm = slurm_world(target)
+def test_termination_without_a_cluster_removes_the_record_and_every_association(
+    fake_target: SlurmTarget,
+):
+    slurm = slurm_world(fake_target)
     resource = slurm.live()
-    target.client.remove_account(resource.backend_id, target.cluster)  # by hand, say
+    slurm.fake.calls.clear()
+    market = slurm.world.market
+    ending = market.order_termination(slurm.world.consumer.id, resource.id)
+    market.approve_order_as_provider(slurm.world.provider.id, ending.id)
+    assert [line(call) for call in slurm.fake.calls] == [
+        f"{SACCTMGR} list account where name=mp_resource-1 format=Account",
+        f"{SACCTMGR} remove account where name=mp_resource-1",
+    ]
+    assert resource.backend_id not in slurm.fake.associations
+
+
+def test_termination_keeps_an_account_that_still_serves_another_cluster(
+    fake_target: SlurmTarget,
+):
+    slurm = slurm_world(fake_target, cluster="cluster")
+    resource = slurm.live()
+    fake = slurm.fake
+    market = slurm.world.market
+    ending = market.order_termination(slurm.world.consumer.id, resource.id)
+    # Slurm lists the account's association on another cluster after the removal on ours.
+    fake.answer_next("mp_resource-1|||||\n")  # the cluster-scoped check: it is there
+    fake.answer_next(" Deleting account associations...\n")  # the scoped removal
+    fake.answer_next("mp_resource-1|||||\n")  # every cluster: one left elsewhere
+    market.approve_order_as_provider(slurm.world.provider.id, ending.id)
+    assert market.get_order(ending.id).state is OrderState.DONE
+    assert [call[4:6] for call in fake.calls[-3:]] == [
+        ("list", "association"),
+        ("remove", "account"),
+        ("list", "association"),
+    ]  # and no removal of the record
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["every-cluster", "one-cluster"])
+def test_terminating_an_account_that_is_already_gone_succeeds(target: SlurmTarget, scoped: bool):
+    cluster = target.scoped_cluster() if scoped else None
+    slurm = slurm_world(target, cluster=cluster)
+    resource = slurm.live()
+    target.client.remove_account(resource.backend_id)  # by hand, say
     market = slurm.world.market
     ending = market.order_termination(slurm.world.consumer.id, resource.id)
     ending = market.approve_order_as_provider(slurm.world.provider.id, ending.id)
     assert market.get_order(ending.id).state is OrderState.DONE
     assert target.accounts() == set()
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["every-cluster", "one-cluster"])
+def test_terminating_removes_a_bare_account_record_too(target: SlurmTarget, scoped: bool):
+    cluster = target.scoped_cluster() if scoped else None
+    slurm = slurm_world(target, cluster=cluster)
+    resource = slurm.live()
+    # By hand, say: a cluster-scoped removal leaves the record without an association.
+    target.client.remove_account(resource.backend_id, target.scoped_cluster())
+    assert target.client.account_exists(resource.backend_id)
+    assert not target.client.has_association(resource.backend_id)
+    market = slurm.world.market
+    ending = market.order_termination(slurm.world.consumer.id, resource.id)
+    ending = market.approve_order_as_provider(slurm.world.provider.id, ending.id)
+    assert market.get_order(ending.id).state is OrderState.DONE, ending.error_message
+    assert target.accounts() == set()
+
+
+def test_a_create_gives_a_bare_account_record_its_association_back(target: SlurmTarget):
+    cluster = target.scoped_cluster()
+    slurm = slurm_world(target, cluster=cluster, grp_jobs=7)
+    resource = slurm.live({"cpu_hours": 2})
+    target.client.remove_account(resource.backend_id, cluster)  # the record stays
+    assert target.client.association(resource.backend_id, cluster) is None
+    (order,) = slurm.world.market.list_orders(resource.id)
+    slurm.processor.create(_request(slurm, order, resource))  # a create handed over again
+    association = target.client.association(resource.backend_id, cluster)
+    assert association is not None
+    assert association.tres.minutes == {"cpu": 120, "gres/gpu": 0}
+    assert association.job_limits == JobLimits(7, -1)
+
+
+def test_a_termination_errs_while_the_account_has_active_jobs_and_a_retry_finishes_it(
+    fake_target: SlurmTarget,
+):
+    slurm = slurm_world(fake_target)
+    resource = slurm.live()
+    slurm.fake.add_job("41", resource.backend_id, None)  # pending
+    market, world = slurm.world.market, slurm.world
+    ending = market.order_termination(world.consumer.id, resource.id)
+    ending = market.approve_order_as_provider(world.provider.id, ending.id)
+    ending = market.get_order(ending.id)
+    assert ending.state is OrderState.ERRED
+    assert "Job(s) active, cancel job(s) before remove" in ending.error_message
+    assert fake_target.client.has_association(resource.backend_id)
+    slurm.fake.end_job("41", MAR_1)  # cancelled by its user, say
+    assert market.retry_order(world.consumer.id, ending.id).state is OrderState.DONE
+    assert fake_target.accounts() == set()
 
 
 def test_slurm_refuses_removing_an_absent_account_so_the_processor_looks_first(
@@ -433,6 +543,43 @@ def test_limits_reach_the_account_in_minutes(target: SlurmTarget):
     association = target.client.association(resource.backend_id, target.cluster)
     assert association is not None
     assert association.tres == TresLimits({"cpu": 180, "gres/gpu": 120}, {"fs/disk": 5120})
+
+
+def test_the_largest_limits_the_plugin_writes_are_kept_exactly(target: SlurmTarget):
+    # GrpTRESMins / GrpTRES are 64-bit in Slurm, GrpJobs / GrpSubmitJobs 32-bit signed:
+    # one more than MAX_JOB_LIMIT is not stored ("Nothing modified"), so options refuse it.
+    slurm = slurm_world(
+        target, storage_tres="fs/disk", grp_jobs=MAX_JOB_LIMIT, grp_submit_jobs=MAX_JOB_LIMIT
+    )
+    largest = MAX_SLURM_LIMIT // 60
+    resource = slurm.live({"cpu_hours": largest, "gpu_hours": largest, "storage": MAX_SLURM_LIMIT})
+    association = target.client.association(resource.backend_id, target.cluster)
+    assert association is not None
+    assert association.tres == TresLimits(
+        {"cpu": largest * 60, "gres/gpu": largest * 60}, {"fs/disk": MAX_SLURM_LIMIT}
+    )
+    assert association.job_limits == JobLimits(MAX_JOB_LIMIT, MAX_JOB_LIMIT)
+
+
+def test_setting_the_limits_an_account_already_has_succeeds(target: SlurmTarget):
+    slurm = slurm_world(target)
+    resource = slurm.live({"cpu_hours": 3})
+    limits = TresLimits({"cpu": 180, "gres/gpu": 0}, {})
+    target.client.set_tres_limits(resource.backend_id, limits, target.cluster)  # exit 0 again
+    target.client.set_job_limits(resource.backend_id, JobLimits(), target.cluster)
+    association = target.client.association(resource.backend_id, target.cluster)
+    assert association is not None
+    assert (association.tres, association.job_limits) == (limits, JobLimits())
+
+
+def test_limits_of_an_account_without_an_association_are_refused(target: SlurmTarget):
+    cluster = target.scoped_cluster()
+    slurm = slurm_world(target, cluster=cluster)
+    resource = slurm.live()
+    target.client.remove_account(resource.backend_id, cluster)  # a bare record stays
+    with pytest.raises(BackendError, match=r"exited with 1: Nothing modified"):
+        target.client.set_job_limits(resource.backend_id, BLOCKED, cluster)
+    assert slurm.sync.apply_flags(resource, slurm.world.offering) is FlagOutcome.MISSING
 
 
 def test_a_component_without_a_limit_is_written_as_zero(target: SlurmTarget):
@@ -581,6 +728,7 @@ def test_a_command_that_hangs_is_a_backend_timeout(tmp_path: Path):
         ({"storage_tres": "gres/gpu"}, "plugin_options.storage_tres"),
         ({"storage_tres_factor": 0}, "plugin_options.storage_tres_factor"),
         ({"grp_jobs": -2}, "plugin_options.grp_jobs"),
+        ({"grp_jobs": MAX_JOB_LIMIT + 1}, "plugin_options.grp_jobs"),  # Slurm would not keep it
         ({"grp_submit_jobs": "10"}, "plugin_options.grp_submit_jobs"),
     ],
 )
@@ -670,6 +818,12 @@ def test_the_description_keeps_only_characters_sacctmgr_keeps_as_they_are():
     assert description.endswith(" (r-1)")
     assert len(description) <= 100
     commands.add_account("a", description=description, organization="p")  # accepted
+
+
+def test_the_description_and_organization_are_written_in_lower_case_as_slurm_keeps_them():
+    resource = Resource("Res-1", "Big Run", "Project-X", "o-1", MAR_1)
+    assert account_description(resource) == "big run (res-1)"
+    assert account_organization(resource) == "project-x"
 
 
 # --------------------------------------------------------------------------- usage
@@ -830,8 +984,8 @@ def test_apply_flags_blocks_then_restores_and_writes_only_on_change(fake_target:
     flagged = attrs.evolve(resource, policy_flags=frozenset({("jobs_blocked", "p-1")}))
     sync, fake = slurm.sync, slurm.fake
     assert sync.apply_flags(flagged, offering) is FlagOutcome.CHANGED
-    assert fake.accounts[resource.backend_id].grp_jobs == 0
-    assert fake.accounts[resource.backend_id].grp_submit_jobs == 0
+    assert fake.associations[resource.backend_id].grp_jobs == 0
+    assert fake.associations[resource.backend_id].grp_submit_jobs == 0
     fake.calls.clear()
     assert sync.apply_flags(flagged, offering) is FlagOutcome.UNCHANGED
     assert [call[4] for call in fake.calls] == ["list"]  # read, no write

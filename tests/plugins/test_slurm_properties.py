@@ -67,7 +67,7 @@ def test_every_line_the_builders_make_is_accepted_and_leaves_the_asked_state(
     client.add_account(name, description="d", organization="o")
     client.set_tres_limits(name, TresLimits(minutes, amounts))
     client.set_job_limits(name, JobLimits(*jobs))
-    account = fake.accounts[name]
+    account = fake.associations[name]
     assert account.grp_tres_mins == {tres: v for tres, v in minutes.items() if v != -1}
     assert account.grp_tres == amounts
     assert (account.grp_jobs, account.grp_submit_jobs) == jobs
@@ -96,11 +96,13 @@ class SlurmAllocations(RuleBasedStateMachine):
         factor=st.sampled_from([1, 1024]),
         grp_jobs=job_limit_values,
         grp_submit_jobs=job_limit_values,
+        cluster=st.sampled_from([None, "cluster"]),
     )
-    def start(self, factor: int, grp_jobs: int, grp_submit_jobs: int) -> None:
+    def start(self, factor: int, grp_jobs: int, grp_submit_jobs: int, cluster: str | None) -> None:
         target = make_target("fake")
         self.slurm: SlurmWorld = slurm_world(
             target,
+            cluster=cluster,
             storage_tres="fs/disk",
             storage_tres_factor=factor,
             grp_jobs=grp_jobs,
@@ -158,11 +160,12 @@ class SlurmAllocations(RuleBasedStateMachine):
     def slurm_mirrors_the_live_resources(self) -> None:
         fake = self.slurm.fake
         prefix = self.options.account_prefix
-        assert fake.account_names() - {"hpc"} == {
-            account_name(resource_id, prefix) for resource_id in self.limits
-        }
+        live = {account_name(resource_id, prefix) for resource_id in self.limits}
+        # One account record and one association per live resource; nothing left behind.
+        assert fake.account_names() - {"hpc"} == live
+        assert set(fake.associations) - {"root", "hpc"} == live
         for resource_id, limits in self.limits.items():
-            account = fake.accounts[account_name(resource_id, prefix)]
+            account = fake.associations[account_name(resource_id, prefix)]
             assert account.parent == "hpc"
             written = TresLimits(account.grp_tres_mins, account.grp_tres)
             assert written == tres_limits(limits, self.options)

@@ -54,14 +54,16 @@ def account_name(resource_id: str, prefix: str) -> str:
 
 
 def account_description(resource: Resource) -> str:
-    """The account's description: the resource's name and id, in characters ``sacctmgr``
-    keeps as they are, at most 100 of them."""
+    """The account's description: the resource's name and id in lower case (Slurm folds a
+    description to lower case, so this is what it keeps), in characters ``sacctmgr`` keeps
+    as they are, at most 100 of them."""
     name, resource_id = (_UNSAFE_TEXT.sub("_", text) for text in (resource.name, resource.id))
-    return f"{name[:60]} ({resource_id[:37]})"
+    return f"{name[:60]} ({resource_id[:37]})".lower()
 
 
 def account_organization(resource: Resource) -> str:
-    """The account's organization: the resource's project, in safe characters."""
+    """The account's organization: the resource's project, in lower case (as Slurm keeps
+    it) and safe characters."""
     return _UNSAFE.sub("_", resource.project_id.lower())[:MAX_ACCOUNT_NAME_LENGTH]
 
 

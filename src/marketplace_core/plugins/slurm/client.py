@@ -166,8 +166,15 @@ class SlurmClient:
         return self._read(commands.list_accounts(), parse_account_names)
 
     def account_exists(self, name: str) -> bool:
-        """Whether the account ``name`` exists."""
+        """Whether the account record ``name`` exists (with or without associations)."""
         return name in self._read(commands.show_account(name), parse_account_names)
+
+    def has_association(self, name: str, cluster: str | None = None) -> bool:
+        """Whether the account ``name`` has its own association (on ``cluster``; without
+        one, on any cluster). Only an account with an association can have limits and
+        run jobs."""
+        rows = self._read(commands.show_association(name, cluster), parse_associations)
+        return any(row.account == name and not row.user for row in rows)
 
     def add_account(
         self,
@@ -178,7 +185,8 @@ class SlurmClient:
         parent: str | None = None,
         cluster: str | None = None,
     ) -> None:
-        """Add the account ``name``; refused by Slurm if it exists."""
+        """Add the account ``name`` and its association, or only the association if the
+        record exists; refused by Slurm if both exist."""
         self.run(
             commands.add_account(
                 name,
@@ -190,11 +198,11 @@ class SlurmClient:
         )
 
     def set_tres_limits(self, name: str, limits: TresLimits, cluster: str | None = None) -> None:
-        """Set the account's TRES limits."""
+        """Set the TRES limits of the account's own association."""
         self.run(commands.set_tres_limits(name, limits, cluster))
 
     def set_job_limits(self, name: str, limits: JobLimits, cluster: str | None = None) -> None:
-        """Set the account's job limits."""
+        """Set the job limits of the account's own association."""
         self.run(commands.set_job_limits(name, limits, cluster))
 
     def association(self, name: str, cluster: str | None = None) -> Association | None:
@@ -215,7 +223,9 @@ class SlurmClient:
         return own[0] if own else None
 
     def remove_account(self, name: str, cluster: str | None = None) -> None:
-        """Remove the account and its associations; refused by Slurm if it is absent."""
+        """Remove the account's associations on ``cluster`` (the record stays), or without
+        a cluster the record and every association; refused by Slurm if nothing matches or
+        while the account has active jobs (see :func:`commands.remove_account`)."""
         self.run(commands.remove_account(name, cluster))
 
     def add_user(self, user: str, account: str, cluster: str | None = None) -> None:

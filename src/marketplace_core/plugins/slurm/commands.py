@@ -56,7 +56,10 @@ def _tres_list(values: Mapping[str, int]) -> str:
 
 
 def show_account(name: str) -> list[str]:
-    """List the account ``name``: one line with its name if it exists, nothing if not."""
+    """List the account record ``name``: one line with its name if it exists, nothing if not.
+
+    The record is not cluster-scoped and outlives its associations: it is listed even when
+    the account has no association on any cluster."""
     return [*SACCTMGR, "list", "account", *_where("name", name, None), "format=Account"]
 
 
@@ -73,8 +76,13 @@ def add_account(
     parent: str | None = None,
     cluster: str | None = None,
 ) -> list[str]:
-    """Add the account ``name`` (under ``parent``, default ``root``; on ``cluster``, default
-    every cluster)."""
+    """Add the account ``name`` and its association (under ``parent``, default ``root``; on
+    ``cluster``, default every cluster).
+
+    Slurm folds the description and organization to lower case. If the record already
+    exists, only the missing association is added and the record keeps its old description
+    and organization; if the association exists too, Slurm answers ``Nothing new added.``
+    (exit 1)."""
     argv = [
         *SACCTMGR,
         "add",
@@ -91,8 +99,10 @@ def add_account(
 
 
 def set_tres_limits(name: str, limits: TresLimits, cluster: str | None = None) -> list[str]:
-    """Set the account's ``GrpTRESMins`` (and ``GrpTRES``, if any amounts), TRES sorted by
-    name. A TRES given ``-1`` loses its limit; TRES not given keep theirs."""
+    """Set the ``GrpTRESMins`` (and ``GrpTRES``, if any amounts) of the account's own
+    association, TRES sorted by name. A TRES given ``-1`` loses its limit; TRES not given
+    keep theirs. Slurm answers ``Nothing modified`` (exit 1) when the account has no
+    association (on ``cluster``)."""
     settings = [f"GrpTRESMins={_tres_list(limits.minutes)}"]
     if limits.amounts:
         settings.append(f"GrpTRES={_tres_list(limits.amounts)}")
@@ -100,7 +110,8 @@ def set_tres_limits(name: str, limits: TresLimits, cluster: str | None = None) -
 
 
 def set_job_limits(name: str, limits: JobLimits, cluster: str | None = None) -> list[str]:
-    """Set the account's ``GrpJobs`` and ``GrpSubmitJobs`` (``-1`` clears a limit)."""
+    """Set the ``GrpJobs`` and ``GrpSubmitJobs`` of the account's own association (``-1``
+    clears a limit; at most :data:`~marketplace_core.plugins.slurm.options.MAX_JOB_LIMIT`)."""
     return [
         *SACCTMGR,
         "modify",
@@ -113,7 +124,15 @@ def set_job_limits(name: str, limits: JobLimits, cluster: str | None = None) -> 
 
 
 def remove_account(name: str, cluster: str | None = None) -> list[str]:
-    """Remove the account ``name`` and its associations (its users' ones included)."""
+    """Remove the account ``name``'s associations, its users' and its sub-accounts' ones
+    included.
+
+    With ``cluster`` only the associations on that cluster go, and the account record stays
+    (with no association left it is a bare record, which :func:`show_account` still lists).
+    Without ``cluster`` the record goes too, with every association on every cluster; the
+    records of sub-accounts stay. Slurm refuses (exit 1, ``Job(s) active, cancel job(s)
+    before remove``) while a job of a removed association is pending or running, and
+    answers ``Nothing deleted`` (exit 1) when nothing matches."""
     return [*SACCTMGR, "remove", "account", *_where("name", name, cluster)]
 
 

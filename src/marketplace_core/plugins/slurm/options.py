@@ -30,6 +30,11 @@ TRES_PATTERN = re.compile(r"[a-z][a-z0-9_]*(/[a-z0-9_.:-]+)?")
 UNLIMITED = -1
 """Slurm's "no limit" for a job limit."""
 
+MAX_JOB_LIMIT = 2**31 - 1
+"""The largest ``GrpJobs`` / ``GrpSubmitJobs`` Slurm keeps: they are 32-bit signed counters.
+A larger value is not stored (``sacctmgr`` answers "Nothing modified", exit 1, or keeps it
+modulo 2**32 when it is larger still)."""
+
 _UNIT_PRINTED_TRES = ("mem", "gres/gpumem")
 _KNOWN_OPTIONS = (
     "account_prefix",
@@ -93,7 +98,8 @@ class SlurmOptions:
     cluster has no GPUs). ``storage_tres`` is the TRES the storage limit is written to,
     as ``GrpTRES=<storage_tres>=<GB x storage_tres_factor>`` (``None``: storage is billed
     but not written to Slurm). ``grp_jobs`` and ``grp_submit_jobs`` are the account's job
-    limits while no policy blocks its jobs (``-1``: unlimited).
+    limits while no policy blocks its jobs (``-1``: unlimited; at most
+    :data:`MAX_JOB_LIMIT`).
     """
 
     account_prefix: str = "mp_"
@@ -134,7 +140,9 @@ def read_options(plugin_options: Mapping[str, Any]) -> SlurmOptions:
 
     def job_limit(option: str, default: int) -> int:
         value = plugin_options.get(option, default)
-        return require_int(value, f"plugin_options.{option}", minimum=UNLIMITED)
+        return require_int(
+            value, f"plugin_options.{option}", minimum=UNLIMITED, maximum=MAX_JOB_LIMIT
+        )
 
     return SlurmOptions(
         account_prefix=prefix,

@@ -99,13 +99,14 @@ class SlurmProcessor:
             check_limits(request.order.limits, read_options(request.offering.plugin_options))
 
     def create(self, request: ProcessingRequest) -> Completed:
-        """Add the resource's account (unless it exists), then set its TRES limits and the
-        job limits its flags ask for."""
+        """Add the resource's account (unless it has an association on the offering's
+        cluster: a bare record left without one gets it back), then set its TRES limits and
+        the job limits its flags ask for."""
         options = read_options(request.offering.plugin_options)
         check_limits(request.order.limits, options)
         resource = request.resource
         name = account_name(resource.id, options.account_prefix)
-        if not self.client.account_exists(name):
+        if not self.client.has_association(name, options.cluster):
             self.client.add_account(
                 name,
                 description=account_description(resource),
@@ -140,11 +141,23 @@ class SlurmProcessor:
         return Completed()
 
     def terminate(self, request: ProcessingRequest) -> Completed:
-        """Remove the account; an account that is already gone is fine."""
+        """Remove the account; an account that is already gone is fine.
+
+        Without a cluster one command removes the record and every association. With one,
+        removing the association on that cluster leaves the account record behind, so the
+        record is removed too once no cluster has an association of it. Slurm refuses
+        either removal while the account has pending or running jobs; the order then errs
+        with Slurm's message, and a retry after the jobs ended finishes the removal.
+        """
         options = read_options(request.offering.plugin_options)
         name = _account(request.resource, options)
+        if options.cluster is not None:
+            if self.client.has_association(name, options.cluster):
+                self.client.remove_account(name, options.cluster)
+            if self.client.has_association(name):
+                return Completed()  # the account still serves another cluster
         if self.client.account_exists(name):
-            self.client.remove_account(name, options.cluster)
+            self.client.remove_account(name)
         return Completed()
 
     def pull_usage(self, request: UsageRequest) -> list[PulledUsage]:
