@@ -248,6 +248,9 @@ class SlurmContract(ProcessorContract):
     def invalid_order(self) -> Mapping[str, Any]:
         return {"limits": {"cpu_hours": 2**62}}
 
+    def invalid_plugin_options(self) -> Mapping[str, Any]:
+        return {**self.plugin_options(), "acount_prefix": "mp_"}  # a misspelt option
+
 
 class TestSlurmContractOnTheFake(SlurmContract):
     pass
