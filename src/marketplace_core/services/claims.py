@@ -25,6 +25,7 @@ from marketplace_core.roles import Permission
 from marketplace_core.services.context import Context
 from marketplace_core.services.fulfilment import fail_order, finish_order
 from marketplace_core.services.order_flow import scope_of_offering
+from marketplace_core.services.orders import list_executing_orders
 
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 """The longest lease an agent may take: a week."""
@@ -35,13 +36,10 @@ def list_claimable_orders(
 ) -> Sequence[Order]:
     """The executing orders of an offering waiting for an agent: handed over to the
     backend and not held under a running lease, oldest first."""
-    offering = ctx.uow.offerings.get(offering_id)
     waiting = [
         order
-        for order in ctx.uow.orders.in_state(OrderState.EXECUTING)
-        if order.offering_id == offering.id
-        and order.dispatched_at is not None
-        and not order.is_claimed_at(ctx.now)
+        for order in list_executing_orders(ctx, offering_id)
+        if order.dispatched_at is not None and not order.is_claimed_at(ctx.now)
     ]
     return waiting[:limit]
 
@@ -154,14 +152,14 @@ def _check_executing(order: Order) -> None:
 
 def _check_claim_held(ctx: Context, order: Order, agent_id: str) -> None:
     _check_executing(order)
-    if order.claimed_by != agent_id or not order.is_claimed_at(ctx.now):
-        holder = (
-            f"agent {order.claimed_by!r} holds it"
-            if order.is_claimed_at(ctx.now)
-            else "its lease ran out"
-            if order.claimed_by == agent_id
-            else "nobody holds it"
-        )
+    running = order.is_claimed_at(ctx.now)
+    if order.claimed_by != agent_id or not running:
+        if running:
+            holder = f"agent {order.claimed_by!r} holds it"
+        elif order.claimed_by == agent_id:
+            holder = "its lease ran out"
+        else:
+            holder = "nobody holds it"
         raise ConflictError(
             ErrorCode.CLAIM_NOT_HELD,
             f"agent {agent_id!r} does not hold a claim on order {order.id!r} ({holder}); "
