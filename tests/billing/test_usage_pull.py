@@ -149,3 +149,14 @@ def test_only_those_who_report_usage_may_pull_it(world: World, backend: MeteredB
     with pytest.raises(PermissionDeniedError):
         world.marketplace.pull_usage(world.owner.id, vm.offering_id)
     assert backend.asked == []
+
+
+def test_an_amount_that_is_not_money_is_reported_naming_the_component(
+    world: World, backend: MeteredBackend
+):
+    vm = metered_resource(world)
+    backend.usage[vm.id] = {"cpu": 2.5}  # type: ignore[dict-item]  # a float, by mistake
+    report = world.marketplace.pull_usage(world.provider_owner.id, vm.offering_id)
+    ((resource_id, message),) = report.failed
+    assert resource_id == vm.id
+    assert message.startswith("ValidationError: pulled usage of 'cpu' must be a Decimal")

@@ -11,6 +11,7 @@ from marketplace_core.billing.calendar import month_end, month_of, month_start
 from marketplace_core.billing.usage import REPORTABLE_STATES
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.inputs import require_month
+from marketplace_core.money import parse_money
 from marketplace_core.offerings import Offering
 from marketplace_core.plugins.usage_source import PulledUsage, UsageRequest, UsageSource
 from marketplace_core.roles import Permission
@@ -89,17 +90,14 @@ def _reportable_requests(ctx: Context, offering: Offering, month: date) -> tuple
 
 def usage_lines(request: UsageRequest, pulled: Sequence[PulledUsage]) -> list[UsageLine]:
     """The usage reports a pull makes; the idempotency key names the resource, component,
-    month and amount, so the same answer pulled again is reported once."""
+    month and amount, so the same answer pulled again is reported once. An amount that is
+    not money (a float, say) is refused, naming the component."""
     resource_id, month = request.resource.id, request.month
-    return [
-        UsageLine(
-            resource_id,
-            usage.component_type,
-            usage.amount,
-            f"pulled:{resource_id}:{usage.component_type}:{month:%Y-%m}:"
-            f"{usage.amount.normalize():f}",
-            month,
-            usage.description,
+    lines = []
+    for usage in pulled:
+        amount = parse_money(usage.amount, f"pulled usage of {usage.component_type!r}")
+        key = f"pulled:{resource_id}:{usage.component_type}:{month:%Y-%m}:{amount.normalize():f}"
+        lines.append(
+            UsageLine(resource_id, usage.component_type, amount, key, month, usage.description)
         )
-        for usage in pulled
-    ]
+    return lines
