@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from marketplace_core.errors import ErrorCode, InvalidTransitionError, ValidationError
 from marketplace_core.frozen import FrozenMap
 from marketplace_core.offerings import (
+    LIMIT_CEILING,
     BillingType,
     LimitedTo,
     LimitPeriod,
@@ -684,6 +685,18 @@ def test_zero_is_a_real_lower_and_upper_bound():
     assert refusal(check_limit_bounds, exactly_zero, 1) is ErrorCode.LIMIT_OUT_OF_RANGE
     assert refusal(check_limit_bounds, unbounded, 0) is None
     assert refusal(check_limit_bounds, unbounded, 10**9) is None
+
+
+def test_no_limit_may_exceed_the_ceiling_whatever_the_component_allows():
+    """Costs of larger limits would leave exact Decimal arithmetic (10**30 raised
+    decimal.InvalidOperation from the billing of an activation)."""
+    assert refusal(check_limit_bounds, limit_component(), LIMIT_CEILING) is None
+    assert refusal(check_limit_bounds, limit_component(max_value=10**20), LIMIT_CEILING) is None
+    for component in (limit_component(), limit_component(max_value=10**20)):
+        with pytest.raises(ValidationError) as caught:
+            check_limit_bounds(component, LIMIT_CEILING + 1)
+        assert caught.value.code is ErrorCode.LIMIT_OUT_OF_RANGE
+        assert caught.value.fields["max_value"] == LIMIT_CEILING
 
 
 def test_a_limit_below_the_minimum_or_above_the_maximum_is_out_of_range():

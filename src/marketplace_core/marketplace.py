@@ -11,6 +11,7 @@ storage as it was.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -179,6 +180,20 @@ class Marketplace:
         self.rounding = rounding
 
     def _run(
+        self, handler: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        try:
+            return self._run_unit(handler, *args, **kwargs)
+        except decimal.DecimalException as error:  # inputs are bounded; this is the last guard
+            raise ValidationError(
+                ErrorCode.INVALID_VALUE,
+                "amounts in this command are too large to compute exactly "
+                f"({type(error).__name__}); use smaller prices, limits or usage",
+                field="amount",
+                value=type(error).__name__,
+            ) from error
+
+    def _run_unit(
         self, handler: Callable[Concatenate[Context, P], R], /, *args: P.args, **kwargs: P.kwargs
     ) -> R:
         with self.storage.unit_of_work() as uow:

@@ -591,8 +591,14 @@ def check_limits_allowed(offering: Offering, limits: Mapping[str, int]) -> None:
             )
 
 
+LIMIT_CEILING = 10**15
+"""No limit may exceed this, whatever the component allows: costs of larger limits would
+leave the exact range of ``Decimal`` arithmetic."""
+
+
 def check_limit_bounds(component: OfferingComponent, value: int) -> None:
-    """Refuse a limit outside the component's bounds (``0`` is a real bound, never "unset")."""
+    """Refuse a limit outside the component's bounds (``0`` is a real bound, never "unset")
+    or above :data:`LIMIT_CEILING`."""
     if component.is_boolean and value not in (0, 1):
         raise ValidationError(
             ErrorCode.LIMIT_NOT_BOOLEAN,
@@ -601,14 +607,18 @@ def check_limit_bounds(component: OfferingComponent, value: int) -> None:
             value=value,
         )
     lowest = component.lowest_limit
-    highest = component.highest_limit
+    highest = (
+        LIMIT_CEILING
+        if component.highest_limit is None
+        else min(component.highest_limit, LIMIT_CEILING)
+    )
     if (
         value < 0
         or (lowest is not None and value < lowest)
         or (highest is not None and value > highest)
     ):
         low_text = str(lowest if lowest is not None else 0)
-        high_text = str(highest) if highest is not None else "no upper bound"
+        high_text = str(highest)
         raise ValidationError(
             ErrorCode.LIMIT_OUT_OF_RANGE,
             f"limits[{component.type!r}] = {value} is outside {low_text}..{high_text}",

@@ -31,6 +31,7 @@ from marketplace_core import (
 from marketplace_core.billing.calendar import add_months, month_end, month_start
 from marketplace_core.billing.quantities import unit_quantity
 from marketplace_core.events import DomainEvent, InvoiceOpened, RecordedEvent
+from marketplace_core.services import catalogue
 from marketplace_core.testing import InstantProcessor
 from tests.support import World
 
@@ -166,3 +167,37 @@ def test_a_batch_line_must_be_a_usage_line(world: World):
             [UsageLine(resource.id, "cpu", 1, "a"), ("cpu", 2)],  # type: ignore[list-item]
         )
     assert refused.value.fields["field"] == "lines[1]"
+
+
+def test_the_largest_price_times_the_largest_limit_is_billed_exactly(world: World):
+    """With 28 significant digits the product raised decimal.InvalidOperation when it was
+    rounded to the cent; prices are computed with 60."""
+    market = world.marketplace
+    offering, _ = world.cloud_offering()
+    price = Decimal("99999999999999999.99")
+    plan = market.create_plan(
+        world.provider_owner.id, offering.id, "Huge", PlanUnit.MONTH, prices={"ram": price}
+    )
+    order = world.order(offering_id=offering.id, plan_id=plan.id, limits={"ram": 10**15})
+    (item,) = [i for i in market.list_resource_items(order.resource_id) if i.price]
+    with decimal.localcontext(prec=60):
+        expected = (price * item.quantity).quantize(Decimal("0.01"), decimal.ROUND_UP)
+    assert item.price == expected
+    assert item.price > Decimal(10) ** 28
+
+
+def test_an_amount_too_large_to_compute_is_refused_and_changes_nothing(world: World):
+    """The last guard: a decimal error in any command is a ValidationError, and the unit of
+    work is dropped."""
+    market = world.marketplace
+    before = (len(market.events()), market.list_categories())
+
+    def overflowing(ctx: Any) -> object:
+        catalogue.create_category(ctx, world.staff.id, "Staged, then dropped")
+        return Decimal("9e999999") * 10
+
+    with pytest.raises(ValidationError) as refused:
+        market._run(overflowing)
+    assert refused.value.code is ErrorCode.INVALID_VALUE
+    assert "too large to compute exactly (Overflow)" in refused.value.message
+    assert (len(market.events()), market.list_categories()) == before

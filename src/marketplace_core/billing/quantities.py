@@ -80,8 +80,13 @@ class Rounding:
         _check_rounding(self.fraction_places, self.fraction_mode, "fraction")
 
     def price(self, unit_price: Decimal, quantity: Decimal) -> Decimal:
-        """``unit_price × quantity``, rounded by the price rule."""
-        rounded = (unit_price * quantity).quantize(_STEPS[self.price_places], self.price_mode)
+        """``unit_price × quantity``, rounded by the price rule.
+
+        Computed with 60 significant digits, so the product of the largest price and the
+        largest quantity the inputs allow is exact before it is rounded.
+        """
+        with decimal.localcontext(prec=60):
+            rounded = (unit_price * quantity).quantize(_STEPS[self.price_places], self.price_mode)
         return rounded.copy_abs() if rounded.is_zero() else rounded
 
     def fraction(self, part: int, whole: int) -> Decimal:
