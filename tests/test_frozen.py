@@ -114,3 +114,14 @@ def test_non_json_options_are_refused_naming_the_path(value, path):
         freeze_json(value, "plugin_options")
     assert caught.value.code is ErrorCode.INVALID_VALUE
     assert caught.value.fields["field"] == path
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [({"flavor": "\ud800"}, "attributes['flavor']"), ({"\ud800": 1}, "attributes")],
+)
+def test_json_text_utf8_cannot_carry_is_refused_naming_where(value, where):
+    with pytest.raises(ValidationError) as caught:
+        freeze_json(value, "attributes")
+    assert caught.value.fields["field"] == where
+    assert "lone surrogate" in caught.value.message

@@ -224,3 +224,18 @@ def test_any_mapping_is_taken_as_it_is(value):
 @pytest.mark.parametrize("value", [[("a", 1)], "a=1", None], ids=["pairs", "string", "None"])
 def test_things_that_are_not_mappings_are_refused(value):
     refusal(require_mapping, value)
+
+
+@pytest.mark.parametrize("require", [require_text, require_string])
+@pytest.mark.parametrize("text", ["\ud800", "vm-\udfff", "a\ud83dz"])
+def test_text_utf8_cannot_carry_is_refused(require, text):
+    """A lone surrogate reached a script's stdin and broke every later run of a resource."""
+    with pytest.raises(ValidationError) as caught:
+        require(text, "the_field")
+    assert caught.value.code is ErrorCode.INVALID_VALUE
+    assert "UTF-8" in caught.value.message
+    assert "the_field" in caught.value.message
+
+
+def test_text_with_a_whole_surrogate_pair_is_taken():
+    assert require_text("rocket \U0001f680", "the_field") == "rocket \U0001f680"

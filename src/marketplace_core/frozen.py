@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.inputs import check_encodable
 
 KeyT = TypeVar("KeyT")
 ValueT = TypeVar("ValueT")
@@ -75,8 +76,12 @@ _FROZEN = (*_SCALARS, _FrozenJson)
 def freeze_json(value: Any, field: str) -> Any:
     """JSON-like ``value`` with every dict made a :class:`FrozenMap` and every list a tuple.
 
-    Keys must be strings and leaves JSON scalars; anything else is refused, naming the path.
+    Keys must be strings and leaves JSON scalars; strings must be encodable as UTF-8;
+    anything else is refused, naming the path.
     """
+    if isinstance(value, str):
+        check_encodable(value, field)
+        return value
     if isinstance(value, _FROZEN):
         return value
     if isinstance(value, dict | Mapping):
@@ -89,6 +94,7 @@ def freeze_json(value: Any, field: str) -> Any:
                     field=field,
                     value=repr(key),
                 )
+            check_encodable(key, field)
             frozen[key] = freeze_json(item, f"{field}[{key!r}]")
         return _FrozenJson(frozen)
     if isinstance(value, list | tuple):

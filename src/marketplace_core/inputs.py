@@ -27,17 +27,49 @@ def _refuse(field: str, value: object, expected: str) -> ValidationError:
     )
 
 
+def check_encodable(text: str, field: str) -> None:
+    """Refuse text that UTF-8 cannot carry (a lone surrogate): no program, file or database
+    downstream could take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must be text that UTF-8 can carry; it holds "
+            f"{text[error.start]!r} (a lone surrogate) at position {error.start}",
+            field=field,
+            value=repr(text[:100]),
+        ) from None
+
+
 def require_text(value: object, field: str, *, max_length: int = 255) -> str:
-    """A non-blank string of at most ``max_length`` characters."""
+    """A non-blank string of at most ``max_length`` characters that UTF-8 can carry."""
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise _refuse(field, value, f"a non-blank string of at most {max_length} characters")
+    check_encodable(value, field)
     return value
 
 
-def require_string(value: object, field: str, *, max_length: int = 4000) -> str:
-    """A string, possibly empty (a description, an e-mail), of at most ``max_length``."""
+MESSAGE_MAX_LENGTH = 4000
+"""The longest free text a command takes: a description, an error message, a reason."""
+
+
+def shorten_message(message: str, max_length: int = MESSAGE_MAX_LENGTH) -> str:
+    """``message`` cut to at most ``max_length`` characters around an ellipsis, keeping its
+    beginning and its end (where a backend's error usually says what went wrong)."""
+    if len(message) <= max_length:
+        return message
+    head = (max_length - 1) // 2
+    tail = max_length - 1 - head
+    return message[:head] + "\u2026" + (message[-tail:] if tail else "")
+
+
+def require_string(value: object, field: str, *, max_length: int = MESSAGE_MAX_LENGTH) -> str:
+    """A string, possibly empty (a description, an e-mail), of at most ``max_length``, that
+    UTF-8 can carry."""
     if not isinstance(value, str) or len(value) > max_length:
         raise _refuse(field, value, f"a string of at most {max_length} characters")
+    check_encodable(value, field)
     return value
 
 

@@ -580,3 +580,15 @@ AgentsRacing.TestCase.settings = settings(
     AgentsRacing.TestCase.settings, max_examples=60, stateful_step_count=30
 )
 TestAgentsRacing = AgentsRacing.TestCase
+
+
+def test_a_report_sent_again_after_the_release_changes_nothing(world: World) -> None:
+    market, provider = world.marketplace, world.provider_owner.id
+    order = world.waiting_order()
+    market.claim_order(provider, order.id, "agent-1", 300)
+    erred = market.report_claimed_order_erred(provider, order.id, "agent-1", "disk full")
+    market.release_order_claim(provider, order.id, "agent-1")  # site-agent.md, step 6
+    # the reply to the report was lost; the agent sends it again
+    again = market.report_claimed_order_erred(provider, order.id, "agent-1", "disk full")
+    assert again.state is OrderState.ERRED
+    assert again.error_message == erred.error_message

@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -833,3 +834,43 @@ def test_a_valid_answer_reads_back_as_it_was_written(
 ):
     action, expected, stdout = answer
     assert parse(action, stdout) == expected
+
+
+def test_an_attribute_utf8_cannot_carry_is_refused_or_a_backend_error() -> None:
+    root = Path(tempfile.mkdtemp())
+    (root / "vm.py").write_text(
+        textwrap.dedent(
+            """
+            import json, sys
+            json.load(sys.stdin)
+            print(json.dumps({"backend_id": "vm-1"}))
+            """
+        )
+    )
+    world = build_contract_world(
+        "script",
+        ScriptProcessor(root),
+        SCRIPT_CAPABILITIES,
+        plugin_options={"create": "vm.py", "terminate": "vm.py"},
+    )
+    try:
+        order = world.market.order_resource(
+            world.consumer.id,
+            world.project.id,
+            world.offering.id,
+            world.plan.id,
+            "my vm",
+            attributes={"flavor": "\ud800"},
+        )
+    except ValidationError as refused:  # the fix may refuse it while the order is placed
+        assert refused.fields["field"] == "attributes['flavor']"
+        return
+    assert order.state is OrderState.ERRED
+    assert order.error_message.startswith("BackendError: "), order.error_message
+
+
+def test_an_answer_utf8_cannot_carry_is_a_bad_response() -> None:
+    run = ScriptRun("create.py", ScriptAction.CREATE, 0, b'{"backend_id": "vm-\\ud800"}')
+    with pytest.raises(BackendError) as caught:
+        parse_script_output(run)
+    assert caught.value.code is ErrorCode.BACKEND_BAD_RESPONSE

@@ -28,6 +28,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.events import OrderClaimChanged, OrderStateChanged
+from marketplace_core.inputs import MESSAGE_MAX_LENGTH
 from marketplace_core.marketplace import UsagePullReport
 from marketplace_core.orders import Order, OrderState
 from marketplace_core.plugins.processor import Completed
@@ -619,3 +620,14 @@ def test_the_example_agent_loop_runs() -> None:
     assert finished.returncode == 0, finished.stderr
     assert "done" in finished.stdout
     assert "erred" in finished.stdout
+
+
+def test_a_site_failure_with_a_long_message_still_errs_the_order() -> None:
+    world, site = site_world(), DictSite()
+    (order,) = place(world, 1)
+    site.failure = "sbatch: error: " + "x" * 5000  # a long stderr quoted in the error
+    agent_for(world, site).run_once()
+    order = world.market.get_order(order.id)
+    assert order.state is OrderState.ERRED
+    assert order.error_message.startswith("BackendError: sbatch: error: ")
+    assert len(order.error_message) <= MESSAGE_MAX_LENGTH

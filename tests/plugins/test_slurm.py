@@ -29,7 +29,7 @@ import pytest
 
 from marketplace_core import OrderState, Resource, ResourceState
 from marketplace_core.errors import BackendError, ErrorCode, ValidationError
-from marketplace_core.offerings import BillingType, LimitPeriod, PlanUnit
+from marketplace_core.offerings import LIMIT_CEILING, BillingType, LimitPeriod, PlanUnit
 from marketplace_core.plugins.registry import PluginCapabilities, PluginRegistry
 from marketplace_core.plugins.slurm import commands
 from marketplace_core.plugins.slurm.accounts import (
@@ -551,15 +551,17 @@ def test_limits_reach_the_account_in_minutes(target: SlurmTarget):
 def test_the_largest_limits_the_plugin_writes_are_kept_exactly(target: SlurmTarget):
     # GrpTRESMins / GrpTRES are 64-bit in Slurm, GrpJobs / GrpSubmitJobs 32-bit signed:
     # one more than MAX_JOB_LIMIT is not stored ("Nothing modified"), so options refuse it.
+    # The marketplace takes limits up to LIMIT_CEILING; in minutes they stay within 64 bits.
     slurm = slurm_world(
         target, storage_tres="fs/disk", grp_jobs=MAX_JOB_LIMIT, grp_submit_jobs=MAX_JOB_LIMIT
     )
-    largest = MAX_SLURM_LIMIT // 60
-    resource = slurm.live({"cpu_hours": largest, "gpu_hours": largest, "storage": MAX_SLURM_LIMIT})
+    largest = LIMIT_CEILING
+    assert largest * 60 <= MAX_SLURM_LIMIT
+    resource = slurm.live({"cpu_hours": largest, "gpu_hours": largest, "storage": largest})
     association = target.client.association(resource.backend_id, target.cluster)
     assert association is not None
     assert association.tres == TresLimits(
-        {"cpu": largest * 60, "gres/gpu": largest * 60}, {"fs/disk": MAX_SLURM_LIMIT}
+        {"cpu": largest * 60, "gres/gpu": largest * 60}, {"fs/disk": largest}
     )
     assert association.job_limits == JobLimits(MAX_JOB_LIMIT, MAX_JOB_LIMIT)
 

@@ -21,13 +21,13 @@ from marketplace_core.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from marketplace_core.inputs import MESSAGE_MAX_LENGTH
 from marketplace_core.marketplace import Marketplace
 from marketplace_core.offerings import BillingType, OfferingComponent
 from marketplace_core.orders import Order, OrderState, OrderType
 from marketplace_core.plugins.processor import InProgress, ProcessingRequest
 from marketplace_core.plugins.registry import PluginCapabilities, PluginRegistry
 from marketplace_core.plugins.support import (
-    MAX_MESSAGE_LENGTH,
     SUPPORT_CAPABILITIES,
     InMemoryTicketDesk,
     SupportProcessor,
@@ -299,11 +299,14 @@ def test_a_rejection_without_a_comment_names_the_ticket() -> None:
 def test_a_long_rejection_comment_is_cut_to_what_an_order_can_hold() -> None:
     support = Support()
     order = support.order()
-    support.desk.reject(support.ticket(order).key, "x" * (MAX_MESSAGE_LENGTH + 500))
+    comment = "no capacity" + "x" * MESSAGE_MAX_LENGTH + "ask again in May"
+    support.desk.reject(support.ticket(order).key, comment)
     support.sync()
     message = support.market.get_order(order.id).error_message
-    assert len(message) == MAX_MESSAGE_LENGTH
-    assert message.endswith("x\u2026")
+    assert len(message) == MESSAGE_MAX_LENGTH
+    assert message.startswith("no capacity")
+    assert message.endswith("ask again in May")
+    assert "\u2026" in message
 
 
 def test_retrying_a_rejected_order_reopens_its_ticket() -> None:

@@ -29,7 +29,7 @@ from marketplace_core.errors import (
     MarketplaceError,
     ValidationError,
 )
-from marketplace_core.inputs import require_int, require_text
+from marketplace_core.inputs import require_int, require_text, shorten_message
 from marketplace_core.money import parse_money
 from marketplace_core.orders import Order, OrderType
 from marketplace_core.plugins.basic import BasicProcessor
@@ -155,7 +155,7 @@ class SiteAgent:
         try:
             outcome = self._work(order, resource)
         except Exception as error:  # the site's failure becomes the order's error
-            message = f"{type(error).__name__}: {error}"
+            message = shorten_message(f"{type(error).__name__}: {error}")
             return self._report(
                 order,
                 lambda: self.market.report_claimed_order_erred(
@@ -267,6 +267,7 @@ _LOST_RACE = _CONCURRENT_WRITE | {
     ErrorCode.ORDER_CLAIMED,
     ErrorCode.CLAIM_NOT_HELD,
     ErrorCode.ORDER_NOT_EXECUTING,
+    ErrorCode.ORDER_NOT_DISPATCHED,  # retried meanwhile, and not handed over again yet
 }
 
 

@@ -36,6 +36,8 @@ def list_claimable_orders(
 ) -> Sequence[Order]:
     """The executing orders of an offering waiting for an agent: handed over to the
     backend and not held under a running lease, oldest first."""
+    if limit is not None:
+        limit = require_int(limit, "limit", minimum=0)
     waiting = [
         order
         for order in list_executing_orders(ctx, offering_id)
@@ -79,12 +81,18 @@ def claim_order(
 
 
 def release_order_claim(ctx: Context, actor_id: str, order_id: str, agent_id: str) -> Order:
-    """Give up a claim the agent holds, so another agent may take the order at once.
+    """Give up a claim the agent holds on an executing order, so another agent may take it
+    at once.
 
-    Releasing an order the agent does not hold changes nothing.
+    Releasing an order the agent does not hold, or one that has ended (its claim then
+    records who reported it), changes nothing.
     """
     order, actor_id = _order_for_agent(ctx, actor_id, order_id)
-    if order.claimed_by != agent_id or not order.is_claimed_at(ctx.now):
+    if (
+        order.state is not OrderState.EXECUTING
+        or order.claimed_by != agent_id
+        or not order.is_claimed_at(ctx.now)
+    ):
         return order
     return _set_claim(ctx, order, actor_id, None, None)
 

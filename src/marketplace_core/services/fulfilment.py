@@ -14,9 +14,7 @@ import attrs
 
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.frozen import freeze_json
-from marketplace_core.inputs import (
-    require_string,
-)
+from marketplace_core.inputs import require_string, shorten_message
 from marketplace_core.orders import (
     Order,
     OrderEvent,
@@ -70,7 +68,8 @@ def process_order(ctx: Context, order_id: str) -> Order:
         }[order.type]
         result: object = step(request)
     except Exception as error:
-        return fail_order(ctx, order, resource, f"{type(error).__name__}: {error}", None)
+        message = shorten_message(f"{type(error).__name__}: {error}")
+        return fail_order(ctx, order, resource, message, None)
     if isinstance(result, Completed):
         return finish_order(ctx, order, resource, None, result.backend_id, result.metadata)
     if isinstance(result, InProgress):

@@ -16,6 +16,7 @@ import attrs
 
 from marketplace_core.errors import BackendError, ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.frozen import EMPTY_JSON, FrozenMap, freeze_json, frozen_mapping
+from marketplace_core.inputs import check_encodable
 from marketplace_core.money import parse_money
 from marketplace_core.plugins.script.actions import ScriptAction
 from marketplace_core.plugins.usage_source import PulledUsage
@@ -156,7 +157,22 @@ def _excerpt(text: str, limit: int = 200) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+def _check_text(value: Any, where: str) -> None:
+    """Refuse keys and strings in an answer that UTF-8 cannot carry (the answer is stored,
+    and handed to the next program)."""
+    if isinstance(value, str):
+        check_encodable(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_encodable(key, where)
+            _check_text(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{where}[{index}]")
+
+
 def _read_fields(action: ScriptAction, answer: dict[str, Any]) -> ScriptOutput:
+    _check_text(answer, "the answer")
     unexpected = sorted(set(answer) - _EXPECTED_KEYS[action])
     if unexpected:
         allowed = ", ".join(sorted(_EXPECTED_KEYS[action]))

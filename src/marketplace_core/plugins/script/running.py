@@ -32,6 +32,7 @@ def run_program(
     it runs longer than ``timeout`` seconds. An exit code is not judged here.
     """
     try:
+        data = stdin.encode("utf-8")
         process = subprocess.Popen(
             list(command),
             stdin=subprocess.PIPE,
@@ -41,14 +42,15 @@ def run_program(
             env=dict(environment),
             start_new_session=True,
         )
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: text the OS or UTF-8 cannot carry
         run = ScriptRun(name, action, None, b"")
+        reason = error.strerror if isinstance(error, OSError) else str(error)
         raise script_error(
-            run, ErrorCode.BACKEND_FAILED, f"could not be started ({error.strerror})"
+            run, ErrorCode.BACKEND_FAILED, f"could not be started ({reason})"
         ) from None
     with process:
         try:
-            stdout, stderr = process.communicate(stdin.encode("utf-8"), timeout)
+            stdout, stderr = process.communicate(data, timeout)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             stdout, stderr = _collect(process)

@@ -23,7 +23,6 @@ consumer canceled an executing order, say).
 from marketplace_core.plugins.support.desk import Ticket, TicketDesk, TicketStatus
 from marketplace_core.plugins.support.memory_desk import InMemoryTicketDesk
 from marketplace_core.plugins.support.outcomes import (
-    MAX_MESSAGE_LENGTH,
     TicketSyncReport,
     apply_ticket,
     sync_tickets,
@@ -44,7 +43,6 @@ from marketplace_core.plugins.support.ticket_text import (
 __all__ = [
     "DESCRIPTION_ATTRIBUTE",
     "MAX_DESCRIPTION_LENGTH",
-    "MAX_MESSAGE_LENGTH",
     "SUPPORT_CAPABILITIES",
     "InMemoryTicketDesk",
     "SupportProcessor",

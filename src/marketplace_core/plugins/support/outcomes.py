@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from marketplace_core.errors import ErrorCode, NotFoundError, ValidationError
+from marketplace_core.inputs import shorten_message
 from marketplace_core.orders import Order, OrderState, OrderType
 from marketplace_core.plugins.support.desk import Ticket, TicketDesk, TicketStatus
 from marketplace_core.plugins.support.processor import SupportProcessor
 
 if TYPE_CHECKING:
     from marketplace_core.marketplace import Marketplace
-
-MAX_MESSAGE_LENGTH = 4000
-"""The longest error message the marketplace records; longer rejection comments are cut."""
 
 
 @attrs.frozen
@@ -42,8 +40,9 @@ def apply_ticket(market: Marketplace, actor_id: str, ticket: Ticket) -> Order:
 
     Resolved: the order is done (a create records the ticket key as the backend id; create
     and update record ``support_ticket`` and ``support_resolution`` in the backend metadata).
-    Rejected: the order errs with the resolution comment as its message (cut to
-    :data:`MAX_MESSAGE_LENGTH` characters). Canceled: the order is canceled. An open ticket,
+    Rejected: the order errs with the resolution comment as its message (cut to the 4,000
+    characters a message may hold, keeping both ends). Canceled: the order is canceled. An
+    open ticket,
     or a ticket whose order is not executing or was not handed to the desk yet, changes
     nothing, so applying a ticket twice counts once. Refuses a ticket whose order belongs
     to an offering of another plugin.
@@ -58,7 +57,7 @@ def apply_ticket(market: Marketplace, actor_id: str, ticket: Ticket) -> Order:
         return order
     resource_id = order.resource_id
     if ticket.status is TicketStatus.REJECTED:
-        message = _shorten(ticket.resolution_comment or f"ticket {ticket.key} was rejected")
+        message = shorten_message(ticket.resolution_comment or f"ticket {ticket.key} was rejected")
         fail = {
             OrderType.CREATE: market.resource_creation_failed,
             OrderType.UPDATE: market.resource_update_failed,
@@ -111,12 +110,6 @@ def sync_tickets(market: Marketplace, actor_id: str, offering_id: str) -> Ticket
         if order.offering_id == offering_id and order.state is not OrderState.EXECUTING
     ]
     return TicketSyncReport(tuple(ended), tuple(canceled), tuple(missing))
-
-
-def _shorten(message: str) -> str:
-    if len(message) <= MAX_MESSAGE_LENGTH:
-        return message
-    return message[: MAX_MESSAGE_LENGTH - 1] + "\u2026"
 
 
 def _tickets_with_orders(
