@@ -6,9 +6,10 @@ after checking that no entity it changed was committed by someone else in betwee
 the unit without committing drops the staged writes, so nothing is left behind.
 
 It is meant for tests, simulations and embedded hosts in one process. Threads may share it:
-one lock serializes commits and every read of the committed tables, so a read never sees a
-commit half applied. There is no snapshot isolation: a unit of work sees other units' commits
-as they land, and a write based on a stale read is refused at commit by its version. Hosts
+one lock serializes commits and every listing of the committed tables, so a listing never
+meets a table being changed. There is no snapshot isolation: a unit of work sees other
+units' commits as they land (two reads may straddle one commit), and a write based on a
+stale read is refused at commit by its version. Hosts
 with several processes use the SQLite or PostgreSQL adapters.
 """
 

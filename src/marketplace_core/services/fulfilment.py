@@ -159,21 +159,28 @@ def _report(
     message: str = "",
     backend_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    order_id: str | None = None,
 ) -> Order:
-    """Apply a backend's report to the resource's executing order of ``order_type``.
+    """Apply a backend's report to the resource's executing order of ``order_type`` (to
+    order ``order_id`` only, when given: a late report then never lands on a newer order).
 
     A report that was already applied (the order already ended that way) changes nothing.
     """
     resource, actor = resource_for_provider(ctx, actor_id, resource_id, Permission.ORDER_FULFIL)
-    orders = [o for o in ctx.uow.orders.for_resource(resource.id) if o.type is order_type]
+    orders = [
+        o
+        for o in ctx.uow.orders.for_resource(resource.id)
+        if o.type is order_type and (order_id is None or o.id == order_id)
+    ]
     executing = [o for o in orders if o.state is OrderState.EXECUTING]
     if not executing:
         if orders and orders[-1].state is _OUTCOME_STATES[outcome]:
             return orders[-1]
+        which = f"{order_type.value} order" + ("" if order_id is None else f" {order_id!r}")
         raise ValidationError(
             ErrorCode.NO_EXECUTING_ORDER,
-            f"resource {resource.id!r} has no executing {order_type.value} order for the "
-            f"backend to report {outcome} on",
+            f"resource {resource.id!r} has no executing {which} for the backend to report "
+            f"{outcome} on",
             resource_id=resource.id,
             order_type=order_type.value,
         )
@@ -195,6 +202,7 @@ def resource_creation_succeeded(
     *,
     backend_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    order_id: str | None = None,
 ) -> Order:
     """The backend created the resource: the create order is done, the resource ok.
     Needs ``order.fulfil`` on the offering."""
@@ -206,17 +214,24 @@ def resource_creation_succeeded(
         "succeeded",
         backend_id=backend_id,
         metadata=metadata,
+        order_id=order_id,
     )
 
 
-def resource_creation_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+def resource_creation_failed(
+    ctx: Context, actor_id: str, resource_id: str, message: str, *, order_id: str | None = None
+) -> Order:
     """The backend could not create the resource: order and resource err."""
-    return _report(ctx, actor_id, resource_id, OrderType.CREATE, "failed", message=message)
+    return _report(
+        ctx, actor_id, resource_id, OrderType.CREATE, "failed", message=message, order_id=order_id
+    )
 
 
-def resource_creation_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+def resource_creation_canceled(
+    ctx: Context, actor_id: str, resource_id: str, *, order_id: str | None = None
+) -> Order:
     """The backend canceled the creation: the order is canceled, the resource terminated."""
-    return _report(ctx, actor_id, resource_id, OrderType.CREATE, "canceled")
+    return _report(ctx, actor_id, resource_id, OrderType.CREATE, "canceled", order_id=order_id)
 
 
 def resource_update_succeeded(
@@ -225,35 +240,64 @@ def resource_update_succeeded(
     resource_id: str,
     *,
     metadata: Mapping[str, Any] | None = None,
+    order_id: str | None = None,
 ) -> Order:
     """The backend applied the update: the resource takes the new plan or limits, and is ok."""
-    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "succeeded", metadata=metadata)
+    return _report(
+        ctx,
+        actor_id,
+        resource_id,
+        OrderType.UPDATE,
+        "succeeded",
+        metadata=metadata,
+        order_id=order_id,
+    )
 
 
-def resource_update_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+def resource_update_failed(
+    ctx: Context, actor_id: str, resource_id: str, message: str, *, order_id: str | None = None
+) -> Order:
     """The backend failed the update: order and resource err."""
-    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "failed", message=message)
+    return _report(
+        ctx, actor_id, resource_id, OrderType.UPDATE, "failed", message=message, order_id=order_id
+    )
 
 
-def resource_update_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+def resource_update_canceled(
+    ctx: Context, actor_id: str, resource_id: str, *, order_id: str | None = None
+) -> Order:
     """The backend canceled the update: the order is canceled, the resource back to ok."""
-    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "canceled")
+    return _report(ctx, actor_id, resource_id, OrderType.UPDATE, "canceled", order_id=order_id)
 
 
-def resource_deletion_succeeded(ctx: Context, actor_id: str, resource_id: str) -> Order:
+def resource_deletion_succeeded(
+    ctx: Context, actor_id: str, resource_id: str, *, order_id: str | None = None
+) -> Order:
     """The backend removed the resource: the termination is done, the resource terminated."""
-    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "succeeded")
+    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "succeeded", order_id=order_id)
 
 
-def resource_deletion_failed(ctx: Context, actor_id: str, resource_id: str, message: str) -> Order:
+def resource_deletion_failed(
+    ctx: Context, actor_id: str, resource_id: str, message: str, *, order_id: str | None = None
+) -> Order:
     """The backend could not remove the resource: the order errs, the resource stays ok with
     the error recorded."""
-    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "failed", message=message)
+    return _report(
+        ctx,
+        actor_id,
+        resource_id,
+        OrderType.TERMINATE,
+        "failed",
+        message=message,
+        order_id=order_id,
+    )
 
 
-def resource_deletion_canceled(ctx: Context, actor_id: str, resource_id: str) -> Order:
+def resource_deletion_canceled(
+    ctx: Context, actor_id: str, resource_id: str, *, order_id: str | None = None
+) -> Order:
     """The backend canceled the termination: the order is canceled, the resource back to ok."""
-    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "canceled")
+    return _report(ctx, actor_id, resource_id, OrderType.TERMINATE, "canceled", order_id=order_id)
 
 
 def resource_erred_on_backend(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 import attrs
 
@@ -89,15 +91,32 @@ def _reportable_requests(ctx: Context, offering: Offering, month: date) -> tuple
 
 
 def usage_lines(request: UsageRequest, pulled: Sequence[PulledUsage]) -> list[UsageLine]:
-    """The usage reports a pull makes; the idempotency key names the resource, component,
-    month and amount, so the same answer pulled again is reported once. An amount that is
-    not money (a float, say) is refused, naming the component."""
+    """The usage reports a pull makes. The idempotency key names the resource, component,
+    month, exact amount and description, so the same answer pulled again is reported once
+    and any change is a new report. An amount that is not money (a float, say) is refused,
+    naming the component."""
     resource_id, month = request.resource.id, request.month
     lines = []
     for usage in pulled:
         amount = parse_money(usage.amount, f"pulled usage of {usage.component_type!r}")
-        key = f"pulled:{resource_id}:{usage.component_type}:{month:%Y-%m}:{amount.normalize():f}"
+        key = ":".join(
+            (
+                "pulled",
+                resource_id,
+                usage.component_type,
+                f"{month:%Y-%m}",
+                _exact_text(amount),
+                hashlib.sha256(usage.description.encode("utf-8")).hexdigest()[:12],
+            )
+        )
         lines.append(
             UsageLine(resource_id, usage.component_type, amount, key, month, usage.description)
         )
     return lines
+
+
+def _exact_text(amount: Decimal) -> str:
+    """``amount`` as a plain numeral without trailing zeros, exactly (``normalize`` would
+    round to the context's 28 digits): ``12.50`` and ``12.5`` read the same."""
+    text = format(amount, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -326,13 +326,21 @@ class ProcessorContract(unittest.TestCase, abc.ABC):
         resource = self.live_resource()
         market = self.world.market
         (order,) = market.list_orders(resource.id)
+        # A worker crashed after the backend call and before the commit: the order and its
+        # resource are handed over again as they were before the first call.
         request = ProcessingRequest(
             attrs.evolve(order, state=OrderState.EXECUTING, completed_at=None),
-            resource,
+            attrs.evolve(
+                resource,
+                state=ResourceState.CREATING,
+                backend_id="",
+                backend_metadata={},
+                activated_at=None,
+            ),
             market.get_offering(resource.offering_id),
             market.get_plan(self.world.plan.id),
         )
-        self.processor.create(request)  # a worker crashed after the first call
+        self.processor.create(request)
         self.finish_backend_work(order)
         self.assertEqual(self.backend_ids(), {resource.backend_id})
 

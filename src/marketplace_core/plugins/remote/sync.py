@@ -127,14 +127,18 @@ class RemoteSync:
         return [o for o in self.market.list_offerings() if o.plugin_type == self.plugin_type]
 
     def run(self, *, pull_usage: bool = True) -> SyncReport:
-        """Mirror orders and resources of every remote offering, and pull this month's
-        usage (unless ``pull_usage`` is false)."""
+        """Pull this month's usage (unless ``pull_usage`` is false), then mirror orders and
+        resources of every remote offering.
+
+        Usage comes first: a resource whose termination the sync is about to finish still
+        takes its last reports, which a terminated one no longer would.
+        """
         work = _Run()
         for offering in self.offerings():
-            self._sync_orders(offering, work)
-            self._sync_resources(offering, work)
             if pull_usage:
                 self._pull_usage(offering, work)
+            self._sync_orders(offering, work)
+            self._sync_resources(offering, work)
         return work.report()
 
     def _sync_orders(self, offering: Offering, work: _Run) -> None:
@@ -168,7 +172,7 @@ class RemoteSync:
                 OrderType.CREATE: market.resource_creation_canceled,
                 OrderType.UPDATE: market.resource_update_canceled,
                 OrderType.TERMINATE: market.resource_deletion_canceled,
-            }[order.type](actor, resource_id)
+            }[order.type](actor, resource_id, order_id=order.id)
             work.canceled.append(order.id)
             if remote.state is OrderState.REJECTED:
                 work.rejected.append((order.id, remote.error_message))
@@ -176,7 +180,7 @@ class RemoteSync:
     def _succeed(self, order: Order, remote: RemoteOrder) -> None:
         market, actor = self.market, self.actor_id
         if order.type is OrderType.TERMINATE:
-            market.resource_deletion_succeeded(actor, order.resource_id)
+            market.resource_deletion_succeeded(actor, order.resource_id, order_id=order.id)
             return
         client = self.client
         resource = call_remote(
@@ -189,10 +193,11 @@ class RemoteSync:
                 order.resource_id,
                 backend_id=resource.id,
                 metadata=remote_metadata(resource),
+                order_id=order.id,
             )
         else:
             market.resource_update_succeeded(
-                actor, order.resource_id, metadata=remote_metadata(resource)
+                actor, order.resource_id, metadata=remote_metadata(resource), order_id=order.id
             )
 
     def _fail(self, order: Order, message: str) -> None:
@@ -200,7 +205,7 @@ class RemoteSync:
             OrderType.CREATE: self.market.resource_creation_failed,
             OrderType.UPDATE: self.market.resource_update_failed,
             OrderType.TERMINATE: self.market.resource_deletion_failed,
-        }[order.type](self.actor_id, order.resource_id, message)
+        }[order.type](self.actor_id, order.resource_id, message, order_id=order.id)
 
     def _sync_resources(self, offering: Offering, work: _Run) -> None:
         for resource in self.market.list_offering_resources(offering.id):

@@ -42,15 +42,18 @@ def apply_ticket(market: Marketplace, actor_id: str, ticket: Ticket) -> Order:
     and update record ``support_ticket`` and ``support_resolution`` in the backend metadata).
     Rejected: the order errs with the resolution comment as its message (cut to the 4,000
     characters a message may hold, keeping both ends). Canceled: the order is canceled. An
-    open ticket,
-    or a ticket whose order is not executing or was not handed to the desk yet, changes
-    nothing, so applying a ticket twice counts once. Refuses a ticket whose order belongs
-    to an offering of another plugin.
+    open ticket, a ticket that is not the order's own (a duplicate), or a ticket whose order
+    is not executing or was not handed to the desk yet, changes nothing, so applying a
+    ticket twice counts once. Refuses a ticket whose order belongs to an offering of another
+    plugin.
     """
     order = market.get_order(ticket.order_id)
-    _support_desk(market, order.offering_id)
+    desk = _support_desk(market, order.offering_id)
+    own = desk.find_ticket(order.id)
     if (
         not ticket.status.is_closed
+        or own is None
+        or own.key != ticket.key
         or order.state is not OrderState.EXECUTING
         or order.dispatched_at is None
     ):
@@ -63,22 +66,24 @@ def apply_ticket(market: Marketplace, actor_id: str, ticket: Ticket) -> Order:
             OrderType.UPDATE: market.resource_update_failed,
             OrderType.TERMINATE: market.resource_deletion_failed,
         }[order.type]
-        return fail(actor_id, resource_id, message)
+        return fail(actor_id, resource_id, message, order_id=order.id)
     if ticket.status is TicketStatus.CANCELED:
         cancel = {
             OrderType.CREATE: market.resource_creation_canceled,
             OrderType.UPDATE: market.resource_update_canceled,
             OrderType.TERMINATE: market.resource_deletion_canceled,
         }[order.type]
-        return cancel(actor_id, resource_id)
+        return cancel(actor_id, resource_id, order_id=order.id)
     metadata = {"support_ticket": ticket.key, "support_resolution": ticket.resolution_comment}
     if order.type is OrderType.CREATE:
         return market.resource_creation_succeeded(
-            actor_id, resource_id, backend_id=ticket.key, metadata=metadata
+            actor_id, resource_id, backend_id=ticket.key, metadata=metadata, order_id=order.id
         )
     if order.type is OrderType.UPDATE:
-        return market.resource_update_succeeded(actor_id, resource_id, metadata=metadata)
-    return market.resource_deletion_succeeded(actor_id, resource_id)
+        return market.resource_update_succeeded(
+            actor_id, resource_id, metadata=metadata, order_id=order.id
+        )
+    return market.resource_deletion_succeeded(actor_id, resource_id, order_id=order.id)
 
 
 def sync_tickets(market: Marketplace, actor_id: str, offering_id: str) -> TicketSyncReport:

@@ -1,8 +1,6 @@
-"""Review of the remote and support plugins, usage pulling and the processor contract.
-
-Every test here is a confirmed bug, marked ``xfail(strict=True)``: it fails today for the
-reason given and passes once the bug is fixed.
-"""
+"""Answers that come again, late or from a duplicate: repeated usage pulls, a stale sync
+run, the last usage of a terminated remote resource, a duplicate support ticket, and an
+order handed to a processor again after a crash. Each was a bug found in review."""
 
 from __future__ import annotations
 
@@ -10,8 +8,6 @@ import unittest
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from marketplace_core.billing.calendar import month_of
 from marketplace_core.offerings import BillingType, OfferingComponent
@@ -59,13 +55,6 @@ def metered_world() -> tuple[Any, MeteredBackend, str]:
     return world, backend, order.resource_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usage_pull keys a pulled total by amount only, but the repeat check also compares "
-    "the description: an unchanged total with a new description (an 'as of <time>' note) "
-    "raises idempotency_key_reused and refuses the resource's whole batch, so the grown "
-    "total of another component is lost",
-)
 def test_an_unchanged_total_with_a_new_description_does_not_block_the_batch() -> None:
     world, backend, resource_id = metered_world()
     market = world.market
@@ -84,12 +73,6 @@ def test_an_unchanged_total_with_a_new_description_does_not_block_the_batch() ->
     assert market.current_usage(resource_id, month)["gpu"] == Decimal("3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usage_lines formats the key with amount.normalize(), which rounds to the 28-digit "
-    "context: two different totals below 10^18 (10^17 and 10^17 + 1e-11) get the same key "
-    "and the grown total is refused with idempotency_key_reused",
-)
 def test_totals_that_differ_beyond_28_digits_get_different_keys() -> None:
     world, backend, resource_id = metered_world()
     market = world.market
@@ -105,12 +88,6 @@ def test_totals_that_differ_beyond_28_digits_get_different_keys() -> None:
 # --------------------------------------------------------------------------- remote plugin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RemoteSync.run mirrors order outcomes before pulling usage: a termination that "
-    "ended remotely terminates the local resource first, and pull_usage then skips it, so "
-    "the remote's last usage total (billed by the remote) never reaches the local side",
-)
 def test_the_last_usage_of_a_terminated_remote_resource_is_pulled() -> None:
     pair = build_pair()
     resource = pair.live()
@@ -148,13 +125,6 @@ class RacingClient:
         return answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RemoteSync acts on a stale order list and reports through callbacks keyed by "
-    "resource: when an overlapping run ends update U1 and the consumer's next update U2 is "
-    "dispatched meanwhile, the slow run's 'U1 done' completes U2, whose remote order is "
-    "still pending (local limits 30, remote 20)",
-)
 def test_a_stale_sync_run_does_not_complete_a_newer_order_of_the_resource() -> None:
     pair = build_pair()
     resource = pair.live()
@@ -218,12 +188,6 @@ class RacyDesk:
         return self._desk(key).reopen_ticket(key, comment)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply_ticket does not check that the ticket is the order's ticket: the team "
-    "closing the duplicate ticket the docs admit ('Duplicate' maps to canceled) cancels the "
-    "order through the webhook, while sync_tickets (which uses find_ticket) would not",
-)
 def test_closing_a_duplicate_ticket_does_not_end_the_order() -> None:
     desk = RacyDesk()
     world = build_contract_world("support", SupportProcessor(desk), SUPPORT_CAPABILITIES)
@@ -256,12 +220,6 @@ class TrustsTheResourceBackendId(DictProcessor):
         return Completed(backend_id=backend_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="test_an_order_handed_over_twice_is_created_once hands the order over with the "
-    "committed resource (ok, backend id set), not as after a crash before the commit "
-    "(creating, no backend id), so a processor that is not idempotent per order id passes",
-)
 def test_the_contract_catches_a_create_that_trusts_the_resource_backend_id() -> None:
     class Broken(DictContract):
         __test__ = False
