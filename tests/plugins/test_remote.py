@@ -959,3 +959,23 @@ class LocalAndRemoteAgree(RuleBasedStateMachine):
 
 TestLocalAndRemoteAgree = LocalAndRemoteAgree.TestCase
 TestLocalAndRemoteAgree.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
+
+
+def test_items_of_a_canceled_invoice_do_not_count_in_the_reconciliation() -> None:
+    pair = build_pair()
+    pair.live()
+    remote = pair.remote.market
+    april = datetime(2026, 4, 1, 1, tzinfo=UTC)
+    for clock in (remote.clock, pair.local.clock):
+        assert isinstance(clock, FixedClock)
+        clock.set(april)
+    (issued,) = remote.run_billing().issued
+    (counted,) = pair.sync.reconcile_invoices(MARCH)
+    assert counted.remote_total > 0
+    staff = remote.get_user("remote-user-1")
+    assert staff.is_staff
+    remote.cancel_invoice(staff.id, issued)
+    (found,) = pair.sync.reconcile_invoices(MARCH)
+    assert found.remote_items == ()
+    assert found.remote_total == 0
+    assert found.local_total == counted.local_total

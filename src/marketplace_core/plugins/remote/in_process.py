@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from marketplace_core.errors import NotFoundError
 from marketplace_core.orders import Order, OrderState
+from marketplace_core.plugins.remote.billed import billed_items
 from marketplace_core.plugins.remote.port import (
     RemoteInvoiceItem,
     RemoteOrder,
@@ -146,7 +147,8 @@ class InProcessRemoteClient:
     def list_invoice_items(
         self, remote_resource_id: str, month: date
     ) -> Sequence[RemoteInvoiceItem]:
-        """The remote's invoice items of the resource in the month."""
+        """The remote's invoice items of the resource in the month, leaving out those of
+        canceled invoices."""
         return [
             RemoteInvoiceItem(
                 item.id,
@@ -159,6 +161,5 @@ class InProcessRemoteClient:
                 item.unit_price,
                 item.price,
             )
-            for item in self.remote.list_resource_items(remote_resource_id)
-            if item.month == month
+            for item in billed_items(self.remote, remote_resource_id, month)
         ]

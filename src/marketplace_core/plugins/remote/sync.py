@@ -34,6 +34,7 @@ from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import Offering
 from marketplace_core.orders import Order, OrderState, OrderType
+from marketplace_core.plugins.remote.billed import billed_items
 from marketplace_core.plugins.remote.port import RemoteInvoiceItem, RemoteOrder, RemoteResource
 from marketplace_core.plugins.remote.processor import RemoteProcessor, call_remote
 from marketplace_core.resources import Resource, ResourceState
@@ -238,8 +239,9 @@ class RemoteSync:
 
     def reconcile_invoices(self, month: date | None = None) -> tuple[InvoiceReconciliation, ...]:
         """The remote and local invoice items of ``month`` (default: the local current one)
-        for every local resource that has a remote resource. Reads only; a remote that
-        cannot be read raises ``BackendError``."""
+        for every local resource that has a remote resource, leaving out items of canceled
+        invoices on either side. Reads only; a remote that cannot be read raises
+        ``BackendError``."""
         month = month_of(self.market.clock.now()) if month is None else month
         return tuple(
             self._reconcile(resource, month)
@@ -256,9 +258,7 @@ class RemoteSync:
                 lambda: client.list_invoice_items(remote_id, month),
             )
         )
-        local_items = [
-            item for item in self.market.list_resource_items(resource.id) if item.month == month
-        ]
+        local_items = billed_items(self.market, resource.id, month)
         return InvoiceReconciliation(
             resource.id,
             remote_id,
