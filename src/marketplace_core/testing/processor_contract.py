@@ -344,6 +344,23 @@ class ProcessorContract(unittest.TestCase, abc.ABC):
         self.finish_backend_work(order)
         self.assertEqual(self.backend_ids(), {resource.backend_id})
 
+    def test_a_termination_handed_over_twice_is_done_once(self) -> None:
+        resource = self.live_resource()
+        market = self.world.market
+        order = self.settle(market.order_termination(self.world.consumer.id, resource.id))
+        self.assertIs(order.state, OrderState.DONE, order.error_message)
+        # A worker crashed after the backend call and before the commit: the termination is
+        # handed over again, and removing what is already gone must succeed.
+        request = ProcessingRequest(
+            attrs.evolve(order, state=OrderState.EXECUTING, completed_at=None),
+            attrs.evolve(resource, state=ResourceState.TERMINATING),
+            market.get_offering(resource.offering_id),
+            market.get_plan(order.plan_id) if order.plan_id else None,
+        )
+        self.processor.terminate(request)
+        self.finish_backend_work(order)
+        self.assertEqual(self.backend_ids(), set())
+
     def test_a_limit_change_reaches_the_backend(self) -> None:
         limits = self.new_limits()
         if limits is None or not self.capabilities.can_update_limits:
