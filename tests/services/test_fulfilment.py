@@ -655,3 +655,22 @@ def test_orders_and_resource_end_as_the_reference_model_says(script):
     resource = world.marketplace.get_resource(resource_id)
     assert resource.state is resource_state
     assert dict(resource.limits) == limits
+
+
+def test_a_report_naming_its_order_never_lands_on_a_newer_order(world: World):
+    """A backend that answers late (a stale sync run) names the order it reports on."""
+    market, provider = world.marketplace, world.provider_owner.id
+    first = world.waiting_order("update")
+    market.resource_update_succeeded(provider, first.resource_id, order_id=first.id)
+    second = market.order_limit_change(world.owner.id, first.resource_id, {"storage": 30})
+    market.approve_order_as_provider(provider, second.id)
+    before = snapshot(world.storage)
+    again = market.resource_update_succeeded(provider, first.resource_id, order_id=first.id)
+    assert again.id == first.id  # the same outcome again: nothing changes
+    with pytest.raises(ValidationError) as refused:
+        market.resource_update_failed(provider, first.resource_id, "late", order_id=first.id)
+    assert refused.value.code is ErrorCode.NO_EXECUTING_ORDER
+    assert repr(first.id) in refused.value.message
+    assert snapshot(world.storage) == before
+    done = market.resource_update_succeeded(provider, first.resource_id, order_id=second.id)
+    assert (done.id, done.state) == (second.id, OrderState.DONE)
