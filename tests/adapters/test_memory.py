@@ -1175,3 +1175,22 @@ PlanStorageMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=30, deadline=None
 )
 TestPlanStorage = PlanStorageMachine.TestCase
+
+
+def test_listings_stay_oldest_first_after_removing_what_the_unit_added():
+    """Removing a unit-added entity once gave its sequence number to the next new one, so a
+    keyed listing could put a later write before an earlier one."""
+    storage = InMemoryStorage()
+    with storage.unit_of_work() as uow:
+        grants = uow.role_grants
+        first = grants.add(a_grant("a", user_id="k"))
+        grants.add(a_grant("b", user_id="k"))
+        moved = grants.add(a_grant("d", user_id="j"))
+        grants.remove(first)
+        grants.add(a_grant("c", user_id="k"))
+        grants.update(attrs.evolve(moved, user_id="k"))
+        assert [g.id for g in grants.for_user("k")] == ["b", "d", "c"]
+        assert [g.id for g in grants.all()] == ["b", "d", "c"]
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert [g.id for g in uow.role_grants.for_user("k")] == ["b", "d", "c"]

@@ -120,6 +120,8 @@ class _Staged(Generic[EntityT]):
         self.base_versions: dict[str, int] = {}
         self.sequence: dict[str, int] = {}
         """The order in which ids were first written (the order of ``writes``)."""
+        self.next_sequence = 0
+        """Only ever grows: an id removed from ``sequence`` never gives its number away."""
         self.keyed: dict[str, dict[Hashable, dict[str, None]]] = {
             name: {} for name in table.key_functions
         }
@@ -137,7 +139,9 @@ class _Staged(Generic[EntityT]):
             del self.sequence[entity_id]
             return
         self.base_versions.setdefault(entity_id, base_version)
-        self.sequence.setdefault(entity_id, len(self.sequence))
+        if entity_id not in self.sequence:
+            self.sequence[entity_id] = self.next_sequence
+            self.next_sequence += 1
         self.writes[entity_id] = entity
         if entity is not None:
             for name, key_of in self.table.key_functions.items():
@@ -151,6 +155,7 @@ class _Staged(Generic[EntityT]):
         self.writes.clear()
         self.base_versions.clear()
         self.sequence.clear()
+        self.next_sequence = 0
         for buckets in self.keyed.values():
             buckets.clear()
 
