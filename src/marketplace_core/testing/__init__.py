@@ -11,13 +11,23 @@ from marketplace_core.testing.processor_contract import (
 )
 from marketplace_core.testing.processors import InstantProcessor, Outcome, ScriptedProcessor
 from marketplace_core.testing.slurm import FakeSlurmRunner
+from marketplace_core.testing.storage_contract import (
+    AGGREGATES,
+    AggregateSpec,
+    KeyedQuery,
+    StorageContract,
+)
 
 __all__ = [
+    "AGGREGATES",
+    "AggregateSpec",
     "ContractWorld",
     "FakeSlurmRunner",
     "InstantProcessor",
+    "KeyedQuery",
     "Outcome",
     "ProcessorContract",
     "ScriptedProcessor",
+    "StorageContract",
     "build_contract_world",
 ]
