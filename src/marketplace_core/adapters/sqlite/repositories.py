@@ -1,0 +1,357 @@
+"""The repositories of the SQLite adapter: reads from the database merged with the unit's
+staged writes (see :mod:`.staging`), writes staged until commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Generic, TypeVar
+
+from marketplace_core.adapters.sqlite.database import Database, Row
+from marketplace_core.adapters.sqlite.staging import Staged
+from marketplace_core.adapters.sqlite.tables import Key, sql_value
+from marketplace_core.billing.credits import Credit
+from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.items import InvoiceItem
+from marketplace_core.billing.usage import UsageReport
+from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
+from marketplace_core.frozen import replace
+from marketplace_core.offerings import Offering, Plan
+from marketplace_core.orders import Order, OrderState
+from marketplace_core.organizations import Project
+from marketplace_core.policies import MonthlyTotal, Policy
+from marketplace_core.ports import Versioned
+from marketplace_core.quotas import DenyRule, Quota
+from marketplace_core.resources import Resource
+from marketplace_core.roles import RoleGrant, ScopeKind
+from marketplace_core.users import User
+
+EntityT = TypeVar("EntityT", bound=Versioned)
+
+
+def _always(entity: object) -> bool:
+    return True
+
+
+class SqliteRepository(Generic[EntityT]):
+    """A repository over one table, through one unit of work."""
+
+    def __init__(self, database: Database, staged: Staged[EntityT]) -> None:
+        self._database = database
+        self._staged = staged
+        self._table = staged.table
+
+    # ------------------------------------------------------------------ reads
+
+    def _committed(self, entity_id: str) -> tuple[int, EntityT] | None:
+        rows = self._database.fetch(
+            f"SELECT seq, doc FROM {self._table.name} WHERE id = ?", (entity_id,)
+        )
+        if not rows:
+            return None
+        seq, document = rows[0]
+        return seq, self._staged.decode(document)
+
+    def _current(self, entity_id: str) -> tuple[EntityT | None, int | None]:
+        """What the unit sees under ``entity_id``, and its committed ``seq`` if read from
+        the database."""
+        if entity_id in self._staged.writes:
+            return self._staged.writes[entity_id], None
+        committed = self._committed(entity_id)
+        if committed is None:
+            return None, None
+        return committed[1], committed[0]
+
+    def get(self, entity_id: str) -> EntityT:
+        """The entity with this id; raises ``NotFoundError``."""
+        entity = self.find(entity_id)
+        if entity is None:
+            raise NotFoundError(self._table.entity, entity_id)
+        return entity
+
+    def find(self, entity_id: str) -> EntityT | None:
+        """The entity with this id, or ``None``."""
+        return self._current(entity_id)[0]
+
+    def all(self) -> Sequence[EntityT]:
+        """Every entity, oldest first."""
+        rows = self._database.fetch(f"SELECT seq, id, doc FROM {self._table.name} ORDER BY seq")
+        return self._staged.merged(rows, _always)
+
+    def _where(self, index: str, key: Key) -> tuple[str, list[object]]:
+        columns = self._table.indexes[index]
+        clause = " AND ".join(f"{column} = ?" for column in columns)
+        return clause, [sql_value(value) for value in key]
+
+    def _rows(self, index: str, key: Key, limit: int | None = None) -> list[Row]:
+        clause, parameters = self._where(index, key)
+        sql = f"SELECT seq, id, doc FROM {self._table.name} WHERE {clause} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {max(limit, 0):d}"
+        return self._database.fetch(sql, parameters)
+
+    def _by(self, index: str, key: Key, limit: int | None = None) -> list[EntityT]:
+        """The entities under ``key`` of ``index`` in the unit's view, oldest first."""
+        staged, table = self._staged, self._table
+        if not staged.writes:
+            return [staged.decode(document) for _, _, document in self._rows(index, key, limit)]
+        found = staged.merged(
+            self._rows(index, key),
+            lambda entity: table.key_of(index, entity) == key,
+            staged.written_under(index, key),
+        )
+        return found if limit is None else found[: max(limit, 0)]
+
+    def _count(self, index: str, key: Key) -> int:
+        clause, parameters = self._where(index, key)
+        name = self._table.name
+        if not self._staged.writes:
+            rows = self._database.fetch(f"SELECT COUNT(*) FROM {name} WHERE {clause}", parameters)
+            count: int = rows[0][0]
+            return count
+        rows = self._database.fetch(f"SELECT id FROM {name} WHERE {clause}", parameters)
+        table = self._table
+        return self._staged.count(
+            {entity_id for (entity_id,) in rows},
+            lambda entity: table.key_of(index, entity) == key,
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, entity: EntityT) -> EntityT:
+        """Stage a new entity and return it at version 1."""
+        staged = self._staged
+        taken = entity.id in staged.writes or self._committed(entity.id) is not None
+        if taken:
+            raise ConflictError(
+                ErrorCode.ALREADY_EXISTS,
+                f"{self._table.entity} {entity.id!r} already exists",
+                entity=self._table.entity,
+                id=entity.id,
+            )
+        stored = replace(entity, version=1)
+        staged.write(entity.id, stored, 0, None)
+        return stored
+
+    def update(self, entity: EntityT) -> EntityT:
+        """Stage a new snapshot of a stored entity and return it at version + 1."""
+        position = self._check_current(entity)
+        stored = replace(entity, version=entity.version + 1)
+        self._staged.write(entity.id, stored, entity.version, position)
+        return stored
+
+    def _remove(self, entity: EntityT) -> None:
+        position = self._check_current(entity)
+        self._staged.write(entity.id, None, entity.version, position)
+
+    def _check_current(self, entity: EntityT) -> int | None:
+        current, position = self._current(entity.id)
+        if current is None:
+            raise NotFoundError(self._table.entity, entity.id)
+        if current.version != entity.version:
+            raise ConflictError(
+                ErrorCode.STALE_VERSION,
+                f"{self._table.entity} {entity.id!r} was changed by someone else: "
+                f"you have version {entity.version}, storage has {current.version}; "
+                "reload and retry",
+                entity=self._table.entity,
+                id=entity.id,
+                expected_version=entity.version,
+                actual_version=current.version,
+            )
+        return position
+
+
+class SqliteProjectRepository(SqliteRepository[Project]):
+    """Projects, indexed by organization."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Project]:
+        """The projects of one organization, oldest first."""
+        return self._by("organization_id", (organization_id,))
+
+
+class SqliteUserRepository(SqliteRepository[User]):
+    """Users, indexed by username (unique, compared exactly)."""
+
+    def find_by_username(self, username: str) -> User | None:
+        """The user with this exact username, or ``None``."""
+        found = self._by("username", (username,))
+        return found[0] if found else None
+
+
+class SqliteRoleGrantRepository(SqliteRepository[RoleGrant]):
+    """Role grants, indexed by user and by scope."""
+
+    def for_user(self, user_id: str) -> Sequence[RoleGrant]:
+        """Every grant a user holds, oldest first."""
+        return self._by("user_id", (user_id,))
+
+    def for_scope(self, kind: ScopeKind, scope_id: str) -> Sequence[RoleGrant]:
+        """Every grant held on one scope, oldest first."""
+        return self._by("scope", (kind, scope_id))
+
+    def remove(self, grant: RoleGrant) -> None:
+        """Stage the removal of a grant."""
+        self._remove(grant)
+
+
+class SqliteOfferingRepository(SqliteRepository[Offering]):
+    """Offerings, indexed by provider."""
+
+    def for_provider(self, provider_id: str) -> Sequence[Offering]:
+        """The offerings of one provider organization, oldest first."""
+        return self._by("provider_id", (provider_id,))
+
+
+class SqlitePlanRepository(SqliteRepository[Plan]):
+    """Plans, indexed by offering."""
+
+    def for_offering(self, offering_id: str) -> Sequence[Plan]:
+        """The plans of one offering, oldest first."""
+        return self._by("offering_id", (offering_id,))
+
+
+class SqliteResourceRepository(SqliteRepository[Resource]):
+    """Resources, indexed by project, offering and live plan."""
+
+    def for_project(self, project_id: str) -> Sequence[Resource]:
+        """The resources of one project, oldest first."""
+        return self._by("project_id", (project_id,))
+
+    def for_offering(self, offering_id: str) -> Sequence[Resource]:
+        """The resources of one offering, oldest first."""
+        return self._by("offering_id", (offering_id,))
+
+    def count_live_on_plan(self, plan_id: str) -> int:
+        """How many resources on the plan are not terminated."""
+        return self._count("live_plan", (plan_id, True))
+
+
+class SqliteOrderRepository(SqliteRepository[Order]):
+    """Orders, indexed by resource, project and state."""
+
+    def for_resource(self, resource_id: str) -> Sequence[Order]:
+        """The orders of one resource, oldest first."""
+        return self._by("resource_id", (resource_id,))
+
+    def for_project(self, project_id: str) -> Sequence[Order]:
+        """The orders of one project, oldest first."""
+        return self._by("project_id", (project_id,))
+
+    def in_state(self, state: OrderState, limit: int | None = None) -> Sequence[Order]:
+        """Orders in ``state``, oldest first, at most ``limit`` of them."""
+        return self._by("state", (state,), limit)
+
+
+class SqliteInvoiceRepository(SqliteRepository[Invoice]):
+    """Invoices, indexed by organization, month and state."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Invoice]:
+        """The invoices of one organization, oldest first."""
+        return self._by("organization_id", (organization_id,))
+
+    def find_for_month(self, organization_id: str, month: date) -> Invoice | None:
+        """The organization's invoice for ``month``, or ``None``."""
+        found = self._by("month", (organization_id, month))
+        return found[0] if found else None
+
+    def in_state(self, state: InvoiceState) -> Sequence[Invoice]:
+        """The invoices in ``state``, oldest first."""
+        return self._by("state", (state,))
+
+
+class SqliteInvoiceItemRepository(SqliteRepository[InvoiceItem]):
+    """Invoice items, indexed by invoice, by resource and by resource and month."""
+
+    def for_invoice(self, invoice_id: str) -> Sequence[InvoiceItem]:
+        """The items of one invoice, oldest first."""
+        return self._by("invoice_id", (invoice_id,))
+
+    def for_resource(self, resource_id: str, month: date | None = None) -> Sequence[InvoiceItem]:
+        """The items of one resource, or of one resource in one month, oldest first."""
+        if month is None:
+            return self._by("resource_id", (resource_id,))
+        return self._by("resource_month", (resource_id, month))
+
+
+class SqliteUsageReportRepository(SqliteRepository[UsageReport]):
+    """Usage reports, indexed by idempotency key and by resource component."""
+
+    def find_by_key(self, idempotency_key: str) -> UsageReport | None:
+        """The report accepted with this key, or ``None``."""
+        found = self._by("idempotency_key", (idempotency_key,))
+        return found[0] if found else None
+
+    def for_component(
+        self, resource_id: str, component_type: str, month: date | None = None
+    ) -> Sequence[UsageReport]:
+        """The reports of one component of one resource, or of it in one month."""
+        if month is None:
+            return self._by("component", (resource_id, component_type))
+        return self._by("component_month", (resource_id, component_type, month))
+
+    def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
+        """The report accepted last for the month (reports are only ever added)."""
+        key = (resource_id, component_type, month)
+        staged = self._staged
+        written = [
+            entity
+            for entity_id in staged.written_under("component_month", key)
+            if (entity := staged.writes.get(entity_id)) is not None
+            and self._table.key_of("component_month", entity) == key
+        ]
+        if written:
+            return max(written, key=lambda report: staged.sequence[report.id])
+        clause, parameters = self._where("component_month", key)
+        rows = self._database.fetch(
+            f"SELECT doc FROM usage_reports WHERE {clause} ORDER BY seq DESC LIMIT 1", parameters
+        )
+        return staged.decode(rows[0][0]) if rows else None
+
+
+class SqliteCreditRepository(SqliteRepository[Credit]):
+    """Credits, indexed by organization."""
+
+    def for_organization(self, organization_id: str) -> Sequence[Credit]:
+        """The credits of one organization and its projects, oldest first."""
+        return self._by("organization_id", (organization_id,))
+
+
+class SqlitePolicyRepository(SqliteRepository[Policy]):
+    """Policies, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
+        """The policies of one scope, oldest first."""
+        return self._by("scope", (scope_kind, scope_id))
+
+    def remove(self, policy: Policy) -> None:
+        """Stage the removal of a policy."""
+        self._remove(policy)
+
+
+class SqliteMonthlyTotalRepository(SqliteRepository[MonthlyTotal]):
+    """Monthly totals, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[MonthlyTotal]:
+        """Every month's total of one scope, oldest first."""
+        return self._by("scope", (scope_kind, scope_id))
+
+
+class SqliteQuotaRepository(SqliteRepository[Quota]):
+    """Quotas, indexed by scope."""
+
+    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Quota]:
+        """The quotas of one scope, oldest first."""
+        return self._by("scope", (scope_kind, scope_id))
+
+
+class SqliteDenyRuleRepository(SqliteRepository[DenyRule]):
+    """Deny rules, indexed by subject."""
+
+    def for_subject(self, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
+        """The rules barring one organization or project, oldest first."""
+        return self._by("subject", (subject_kind, subject_id))
+
+    def remove(self, rule: DenyRule) -> None:
+        """Stage the removal of a rule."""
+        self._remove(rule)
