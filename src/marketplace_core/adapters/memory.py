@@ -18,32 +18,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date
-from functools import cached_property
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from marketplace_core.adapters import repositories as queries
+from marketplace_core.adapters.staging import KeyFunction, Staged
+from marketplace_core.adapters.unit_of_work import StagedUnitOfWork
 from marketplace_core.billing.credits import Credit
-from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.invoices import Invoice
 from marketplace_core.billing.items import InvoiceItem
 from marketplace_core.billing.usage import UsageReport
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.events import DomainEvent, RecordedEvent
 from marketplace_core.frozen import replace
 from marketplace_core.notifications import Notification
-from marketplace_core.offerings import Category, Offering, Plan
-from marketplace_core.orders import Order, OrderState
-from marketplace_core.organizations import Organization, OrganizationGroup, Project, ServiceProvider
+from marketplace_core.offerings import Offering, Plan
+from marketplace_core.orders import Order
+from marketplace_core.organizations import Project
 from marketplace_core.policies import MonthlyTotal, Policy
 from marketplace_core.ports import Versioned
 from marketplace_core.quotas import DenyRule, Quota
 from marketplace_core.resources import Resource
-from marketplace_core.roles import RoleGrant, ScopeKind
+from marketplace_core.roles import RoleGrant
 from marketplace_core.users import User
 
 EntityT = TypeVar("EntityT", bound=Versioned)
 RepositoryT = TypeVar("RepositoryT", bound="InMemoryRepository[Any]")
-
-KeyFunction = Callable[[Any], Hashable]
 
 
 class _Table(Generic[EntityT]):
@@ -107,106 +106,33 @@ class _Table(Generic[EntityT]):
             self._unordered.discard((index, key))
 
 
-class _Staged(Generic[EntityT]):
-    """One unit of work's pending writes to one table (``None`` marks a removal).
-
-    ``keyed`` indexes the written ids by each secondary key they were written under, so a
-    lookup by key visits only the writes that may match, however many the unit holds.
-    """
+class _Staged(Staged[EntityT]):
+    """One unit of work's pending writes to one in-memory table (see :class:`Staged`)."""
 
     def __init__(self, table: _Table[EntityT]) -> None:
+        super().__init__(table.key_functions)
         self.table = table
-        self.writes: dict[str, EntityT | None] = {}
-        self.base_versions: dict[str, int] = {}
-        self.sequence: dict[str, int] = {}
-        """The order in which ids were first written (the order of ``writes``)."""
-        self.next_sequence = 0
-        """Only ever grows: an id removed from ``sequence`` never gives its number away."""
-        self.keyed: dict[str, dict[Hashable, dict[str, None]]] = {
-            name: {} for name in table.key_functions
-        }
+
+    def committed_position(self, entity_id: str) -> int | None:
+        """Where the committed entity stands in the table's listings, or ``None``."""
+        return self.table.position.get(entity_id)
 
     def find(self, entity_id: str) -> EntityT | None:
         if entity_id in self.writes:
             return self.writes[entity_id]
         return self.table.rows.get(entity_id)
 
-    def write(self, entity_id: str, entity: EntityT | None, base_version: int) -> None:
-        if entity is None and entity_id not in self.table.rows:
-            # Removing what this unit added: as if it had never been added.
-            del self.writes[entity_id]
-            del self.base_versions[entity_id]
-            del self.sequence[entity_id]
-            return
-        self.base_versions.setdefault(entity_id, base_version)
-        if entity_id not in self.sequence:
-            self.sequence[entity_id] = self.next_sequence
-            self.next_sequence += 1
-        self.writes[entity_id] = entity
-        if entity is not None:
-            for name, key_of in self.table.key_functions.items():
-                self.keyed[name].setdefault(key_of(entity), {})[entity_id] = None
-
-    def written_under(self, index: str, key: Hashable) -> Iterable[str]:
-        """The ids written under ``key`` of ``index`` (some may have moved on since)."""
-        return self.keyed[index].get(key, {})
-
-    def clear(self) -> None:
-        self.writes.clear()
-        self.base_versions.clear()
-        self.sequence.clear()
-        self.next_sequence = 0
-        for buckets in self.keyed.values():
-            buckets.clear()
-
-    def merged(
+    def listing(
         self,
         committed_ids: Iterable[str],
         matches: Callable[[EntityT], bool],
         candidates: Iterable[str] | None = None,
     ) -> list[EntityT]:
-        """Committed entities among ``committed_ids``, overlaid with this unit's writes,
-        plus the unit's other written entities that ``matches`` accepts (looking only at
-        ``candidates`` when given); oldest first."""
-        result: list[EntityT] = []
-        seen: set[str] = set()
-        for entity_id in committed_ids:
-            seen.add(entity_id)
-            if entity_id in self.writes:
-                staged = self.writes[entity_id]
-                if staged is not None and matches(staged):
-                    result.append(staged)
-            else:
-                result.append(self.table.rows[entity_id])
-        moved_in = False
-        others: Iterable[tuple[str, EntityT | None]]
-        if candidates is None:
-            others = self.writes.items()
-        else:
-            ids = sorted(
-                (i for i in candidates if i not in seen and i in self.writes),
-                key=self.sequence.__getitem__,
-            )
-            others = [(entity_id, self.writes[entity_id]) for entity_id in ids]
-        for entity_id, entity in others:
-            if entity is not None and entity_id not in seen and matches(entity):
-                result.append(entity)
-                moved_in = moved_in or entity_id in self.table.position
-        if moved_in:
-            newest = self.table.next_position
-            result.sort(key=lambda e: self.table.position.get(e.id, newest))
-        return result
-
-    def count(self, committed_ids: Mapping[str, None], matches: Callable[[EntityT], bool]) -> int:
-        """How many entities :meth:`merged` would list, without listing them."""
-        total = len(committed_ids)
-        for entity_id, entity in self.writes.items():
-            listed = entity is not None and matches(entity)
-            if entity_id in committed_ids:
-                total -= not listed
-            else:
-                total += listed
-        return total
+        """:meth:`Staged.merged` over the committed entities among ``committed_ids``."""
+        table = self.table
+        return self.merged(
+            committed_ids, table.rows.__getitem__, table.position.get, matches, candidates
+        )
 
     def conflicts(self) -> list[str]:
         rows = self.table.rows
@@ -233,7 +159,7 @@ def _always(entity: object) -> bool:
     return True
 
 
-class InMemoryRepository(Generic[EntityT]):
+class InMemoryRepository(queries.KeyedRepository[EntityT]):
     """A repository over one in-memory table, through one unit of work."""
 
     def __init__(self, staged: _Staged[EntityT]) -> None:
@@ -273,7 +199,7 @@ class InMemoryRepository(Generic[EntityT]):
     def all(self) -> Sequence[EntityT]:
         """Every entity, oldest first."""
         with self._staged.table.lock:
-            return self._staged.merged(self._staged.table.rows, _always)
+            return self._staged.listing(self._staged.table.rows, _always)
 
     def _check_current(self, entity: EntityT) -> None:
         current = self.get(entity.id)
@@ -293,149 +219,64 @@ class InMemoryRepository(Generic[EntityT]):
         self._check_current(entity)
         self._staged.write(entity.id, None, entity.version)
 
-    def _by(self, index: str, key: Hashable) -> list[EntityT]:
+    def _by(self, index: str, key: queries.Key, limit: int | None = None) -> list[EntityT]:
+        value = key[0] if len(key) == 1 else key
         key_of = self._staged.table.key_functions[index]
         with self._staged.table.lock:
-            return self._staged.merged(
-                self._staged.table.bucket(index, key),
-                lambda entity: key_of(entity) == key,
-                self._staged.written_under(index, key),
+            found = self._staged.listing(
+                self._staged.table.bucket(index, value),
+                lambda entity: key_of(entity) == value,
+                self._staged.written_under(index, value),
             )
+        return found if limit is None else found[:limit]
 
-
-class InMemoryProjectRepository(InMemoryRepository[Project]):
-    """Projects, indexed by organization."""
-
-    def for_organization(self, organization_id: str) -> Sequence[Project]:
-        """The projects of one organization, oldest first."""
-        return self._by("organization_id", organization_id)
-
-
-class InMemoryUserRepository(InMemoryRepository[User]):
-    """Users, indexed by username."""
-
-    def find_by_username(self, username: str) -> User | None:
-        """The user with this username, or ``None``."""
-        matches = self._by("username", username)
-        return matches[0] if matches else None
-
-
-class InMemoryRoleGrantRepository(InMemoryRepository[RoleGrant]):
-    """Role grants, indexed by user and by scope."""
-
-    def for_user(self, user_id: str) -> Sequence[RoleGrant]:
-        """Every grant a user holds."""
-        return self._by("user_id", user_id)
-
-    def for_scope(self, kind: ScopeKind, scope_id: str) -> Sequence[RoleGrant]:
-        """Every grant held on one scope."""
-        return self._by("scope", (kind, scope_id))
-
-    def remove(self, grant: RoleGrant) -> None:
-        """Stage the removal of a grant."""
-        self._remove(grant)
-
-
-class InMemoryOfferingRepository(InMemoryRepository[Offering]):
-    """Offerings, indexed by provider."""
-
-    def for_provider(self, provider_id: str) -> Sequence[Offering]:
-        """The offerings of one provider organization."""
-        return self._by("provider_id", provider_id)
-
-
-class InMemoryPlanRepository(InMemoryRepository[Plan]):
-    """Plans, indexed by offering."""
-
-    def for_offering(self, offering_id: str) -> Sequence[Plan]:
-        """The plans of one offering."""
-        return self._by("offering_id", offering_id)
-
-
-class InMemoryResourceRepository(InMemoryRepository[Resource]):
-    """Resources, indexed by project, offering and live plan."""
-
-    def for_project(self, project_id: str) -> Sequence[Resource]:
-        """The resources of one project."""
-        return self._by("project_id", project_id)
-
-    def for_offering(self, offering_id: str) -> Sequence[Resource]:
-        """The resources of one offering."""
-        return self._by("offering_id", offering_id)
-
-    def count_live_on_plan(self, plan_id: str) -> int:
-        """How many resources on the plan are not terminated."""
-        key = (plan_id, True)
+    def _count(self, index: str, key: queries.Key) -> int:
+        value = key[0] if len(key) == 1 else key
+        key_of = self._staged.table.key_functions[index]
         with self._staged.table.lock:
             return self._staged.count(
-                self._staged.table.bucket("live_plan", key),
-                lambda resource: (resource.plan_id, resource.is_live) == key,
+                self._staged.table.bucket(index, value), lambda entity: key_of(entity) == value
             )
 
 
-class InMemoryOrderRepository(InMemoryRepository[Order]):
+class InMemoryProjectRepository(InMemoryRepository[Project], queries.ProjectQueries):
+    """Projects, indexed by organization."""
+
+
+class InMemoryUserRepository(InMemoryRepository[User], queries.UserQueries):
+    """Users, indexed by username (unique, compared exactly)."""
+
+
+class InMemoryRoleGrantRepository(InMemoryRepository[RoleGrant], queries.RoleGrantQueries):
+    """Role grants, indexed by user and by scope."""
+
+
+class InMemoryOfferingRepository(InMemoryRepository[Offering], queries.OfferingQueries):
+    """Offerings, indexed by provider."""
+
+
+class InMemoryPlanRepository(InMemoryRepository[Plan], queries.PlanQueries):
+    """Plans, indexed by offering."""
+
+
+class InMemoryResourceRepository(InMemoryRepository[Resource], queries.ResourceQueries):
+    """Resources, indexed by project, offering and live plan."""
+
+
+class InMemoryOrderRepository(InMemoryRepository[Order], queries.OrderQueries):
     """Orders, indexed by resource, project and state."""
 
-    def for_resource(self, resource_id: str) -> Sequence[Order]:
-        """The orders of one resource."""
-        return self._by("resource_id", resource_id)
 
-    def for_project(self, project_id: str) -> Sequence[Order]:
-        """The orders of one project."""
-        return self._by("project_id", project_id)
-
-    def in_state(self, state: OrderState, limit: int | None = None) -> Sequence[Order]:
-        """Orders in ``state``, oldest first."""
-        orders = self._by("state", state)
-        return orders if limit is None else orders[:limit]
-
-
-class InMemoryInvoiceRepository(InMemoryRepository[Invoice]):
+class InMemoryInvoiceRepository(InMemoryRepository[Invoice], queries.InvoiceQueries):
     """Invoices, indexed by organization, month and state."""
 
-    def for_organization(self, organization_id: str) -> Sequence[Invoice]:
-        """The invoices of one organization."""
-        return self._by("organization_id", organization_id)
 
-    def find_for_month(self, organization_id: str, month: date) -> Invoice | None:
-        """The organization's invoice for ``month``, or ``None``."""
-        found = self._by("month", (organization_id, month))
-        return found[0] if found else None
-
-    def in_state(self, state: InvoiceState) -> Sequence[Invoice]:
-        """The invoices in ``state``."""
-        return self._by("state", state)
-
-
-class InMemoryInvoiceItemRepository(InMemoryRepository[InvoiceItem]):
+class InMemoryInvoiceItemRepository(InMemoryRepository[InvoiceItem], queries.InvoiceItemQueries):
     """Invoice items, indexed by invoice, by resource and by resource and month."""
 
-    def for_invoice(self, invoice_id: str) -> Sequence[InvoiceItem]:
-        """The items of one invoice."""
-        return self._by("invoice_id", invoice_id)
 
-    def for_resource(self, resource_id: str, month: date | None = None) -> Sequence[InvoiceItem]:
-        """The items of one resource, or of one resource in one month."""
-        if month is None:
-            return self._by("resource_id", resource_id)
-        return self._by("resource_month", (resource_id, month))
-
-
-class InMemoryUsageReportRepository(InMemoryRepository[UsageReport]):
+class InMemoryUsageReportRepository(InMemoryRepository[UsageReport], queries.UsageReportQueries):
     """Usage reports, indexed by idempotency key and by resource component."""
-
-    def find_by_key(self, idempotency_key: str) -> UsageReport | None:
-        """The report accepted with this key, or ``None``."""
-        found = self._by("idempotency_key", idempotency_key)
-        return found[0] if found else None
-
-    def for_component(
-        self, resource_id: str, component_type: str, month: date | None = None
-    ) -> Sequence[UsageReport]:
-        """The reports of one component of one resource, or of it in one month."""
-        if month is None:
-            return self._by("component", (resource_id, component_type))
-        return self._by("component_month", (resource_id, component_type, month))
 
     def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
         """The report accepted last for the month, without listing the month's reports."""
@@ -449,52 +290,24 @@ class InMemoryUsageReportRepository(InMemoryRepository[UsageReport]):
             return staged.table.rows[next(reversed(bucket))] if bucket else None
 
 
-class InMemoryCreditRepository(InMemoryRepository[Credit]):
+class InMemoryCreditRepository(InMemoryRepository[Credit], queries.CreditQueries):
     """Credits, indexed by organization."""
 
-    def for_organization(self, organization_id: str) -> Sequence[Credit]:
-        """The credits of one organization and its projects."""
-        return self._by("organization_id", organization_id)
 
-
-class InMemoryPolicyRepository(InMemoryRepository[Policy]):
+class InMemoryPolicyRepository(InMemoryRepository[Policy], queries.PolicyQueries):
     """Policies, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
-        """The policies of one scope."""
-        return self._by("scope", (scope_kind, scope_id))
 
-    def remove(self, policy: Policy) -> None:
-        """Stage the removal of a policy."""
-        self._remove(policy)
-
-
-class InMemoryMonthlyTotalRepository(InMemoryRepository[MonthlyTotal]):
+class InMemoryMonthlyTotalRepository(InMemoryRepository[MonthlyTotal], queries.MonthlyTotalQueries):
     """Monthly totals, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[MonthlyTotal]:
-        """Every month's total of one scope."""
-        return self._by("scope", (scope_kind, scope_id))
 
-
-class InMemoryQuotaRepository(InMemoryRepository[Quota]):
+class InMemoryQuotaRepository(InMemoryRepository[Quota], queries.QuotaQueries):
     """Quotas, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Quota]:
-        """The quotas of one scope."""
-        return self._by("scope", (scope_kind, scope_id))
 
-
-class InMemoryDenyRuleRepository(InMemoryRepository[DenyRule]):
+class InMemoryDenyRuleRepository(InMemoryRepository[DenyRule], queries.DenyRuleQueries):
     """Deny rules, indexed by subject."""
-
-    def for_subject(self, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
-        """The rules barring one organization or project."""
-        return self._by("subject", (subject_kind, subject_id))
-
-    def remove(self, rule: DenyRule) -> None:
-        """Stage the removal of a rule."""
-        self._remove(rule)
 
 
 class InMemoryOutbox:
@@ -626,14 +439,35 @@ def _scope(entity: Any) -> Hashable:
     return key
 
 
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(StagedUnitOfWork[_Staged[Any]]):
     """A unit of work on an :class:`InMemoryStorage`."""
 
+    repository_kinds: ClassVar[Mapping[str, type[Any]]] = {
+        "organization_groups": InMemoryRepository,
+        "organizations": InMemoryRepository,
+        "projects": InMemoryProjectRepository,
+        "users": InMemoryUserRepository,
+        "role_grants": InMemoryRoleGrantRepository,
+        "providers": InMemoryRepository,
+        "categories": InMemoryRepository,
+        "offerings": InMemoryOfferingRepository,
+        "plans": InMemoryPlanRepository,
+        "resources": InMemoryResourceRepository,
+        "orders": InMemoryOrderRepository,
+        "invoices": InMemoryInvoiceRepository,
+        "invoice_items": InMemoryInvoiceItemRepository,
+        "usage_reports": InMemoryUsageReportRepository,
+        "credits": InMemoryCreditRepository,
+        "policies": InMemoryPolicyRepository,
+        "monthly_totals": InMemoryMonthlyTotalRepository,
+        "quotas": InMemoryQuotaRepository,
+        "deny_rules": InMemoryDenyRuleRepository,
+    }
+
     def __init__(self, storage: InMemoryStorage) -> None:
+        super().__init__()
         self._storage = storage
-        self._staged: dict[str, _Staged[Any]] = {}
         self._repositories: dict[str, Any] = {}
-        self._events: list[DomainEvent] = []
 
     def _repository(self, name: str, kind: type[RepositoryT]) -> RepositoryT:
         repository = self._repositories.get(name)
@@ -642,136 +476,15 @@ class InMemoryUnitOfWork:
             repository = self._repositories[name] = kind(staged)
         return repository
 
-    @cached_property
-    def organization_groups(self) -> InMemoryRepository[OrganizationGroup]:
-        """Organization groups."""
-        return self._repository("organization_groups", InMemoryRepository)
-
-    @cached_property
-    def organizations(self) -> InMemoryRepository[Organization]:
-        """Organizations."""
-        return self._repository("organizations", InMemoryRepository)
-
-    @cached_property
-    def projects(self) -> InMemoryProjectRepository:
-        """Projects."""
-        return self._repository("projects", InMemoryProjectRepository)
-
-    @cached_property
-    def users(self) -> InMemoryUserRepository:
-        """Users."""
-        return self._repository("users", InMemoryUserRepository)
-
-    @cached_property
-    def role_grants(self) -> InMemoryRoleGrantRepository:
-        """Role grants."""
-        return self._repository("role_grants", InMemoryRoleGrantRepository)
-
-    @cached_property
-    def providers(self) -> InMemoryRepository[ServiceProvider]:
-        """Service provider registrations."""
-        return self._repository("providers", InMemoryRepository)
-
-    @cached_property
-    def categories(self) -> InMemoryRepository[Category]:
-        """Categories."""
-        return self._repository("categories", InMemoryRepository)
-
-    @cached_property
-    def offerings(self) -> InMemoryOfferingRepository:
-        """Offerings."""
-        return self._repository("offerings", InMemoryOfferingRepository)
-
-    @cached_property
-    def plans(self) -> InMemoryPlanRepository:
-        """Plans."""
-        return self._repository("plans", InMemoryPlanRepository)
-
-    @cached_property
-    def resources(self) -> InMemoryResourceRepository:
-        """Resources."""
-        return self._repository("resources", InMemoryResourceRepository)
-
-    @cached_property
-    def orders(self) -> InMemoryOrderRepository:
-        """Orders."""
-        return self._repository("orders", InMemoryOrderRepository)
-
-    @cached_property
-    def invoices(self) -> InMemoryInvoiceRepository:
-        """Invoices."""
-        return self._repository("invoices", InMemoryInvoiceRepository)
-
-    @cached_property
-    def invoice_items(self) -> InMemoryInvoiceItemRepository:
-        """Invoice items."""
-        return self._repository("invoice_items", InMemoryInvoiceItemRepository)
-
-    @cached_property
-    def usage_reports(self) -> InMemoryUsageReportRepository:
-        """Usage reports."""
-        return self._repository("usage_reports", InMemoryUsageReportRepository)
-
-    @cached_property
-    def credits(self) -> InMemoryCreditRepository:
-        """Credits."""
-        return self._repository("credits", InMemoryCreditRepository)
-
-    @cached_property
-    def policies(self) -> InMemoryPolicyRepository:
-        """Policies."""
-        return self._repository("policies", InMemoryPolicyRepository)
-
-    @cached_property
-    def monthly_totals(self) -> InMemoryMonthlyTotalRepository:
-        """Monthly totals of scopes."""
-        return self._repository("monthly_totals", InMemoryMonthlyTotalRepository)
-
-    @cached_property
-    def quotas(self) -> InMemoryQuotaRepository:
-        """Quotas."""
-        return self._repository("quotas", InMemoryQuotaRepository)
-
-    @cached_property
-    def deny_rules(self) -> InMemoryDenyRuleRepository:
-        """Deny rules."""
-        return self._repository("deny_rules", InMemoryDenyRuleRepository)
+    def _write(
+        self, staged: Sequence[_Staged[Any]], events: Sequence[DomainEvent]
+    ) -> list[RecordedEvent]:
+        return self._storage._commit(staged, events)
 
     @property
     def outbox(self) -> InMemoryOutbox:
         """The committed events."""
         return InMemoryOutbox(self._storage._events)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
-    def emit(self, event: DomainEvent) -> None:
-        """Stage an event for the outbox."""
-        self._events.append(event)
-
-    def commit(self) -> Sequence[RecordedEvent]:
-        """Apply every staged write and event at once, or raise ``ConflictError``."""
-        try:
-            recorded = self._storage._commit(self._staged.values(), self._events)
-        except ConflictError:
-            self.rollback()
-            raise
-        self._events = []
-        return recorded
-
-    def rollback(self) -> None:
-        """Drop every staged write and event."""
-        for staged in self._staged.values():
-            staged.clear()
-        self._events = []
 
 
 class EventLog:

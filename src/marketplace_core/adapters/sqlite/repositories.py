@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Generic, TypeVar
+from typing import TypeVar
 
+from marketplace_core.adapters import repositories as queries
 from marketplace_core.adapters.sqlite.database import Database, Row
-from marketplace_core.adapters.sqlite.staging import Staged
+from marketplace_core.adapters.sqlite.staging import SqliteStaged
 from marketplace_core.adapters.sqlite.tables import Key, sql_value
 from marketplace_core.billing.credits import Credit
-from marketplace_core.billing.invoices import Invoice, InvoiceState
+from marketplace_core.billing.invoices import Invoice
 from marketplace_core.billing.items import InvoiceItem
 from marketplace_core.billing.usage import UsageReport
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.frozen import replace
 from marketplace_core.offerings import Offering, Plan
-from marketplace_core.orders import Order, OrderState
+from marketplace_core.orders import Order
 from marketplace_core.organizations import Project
 from marketplace_core.policies import MonthlyTotal, Policy
 from marketplace_core.ports import Versioned
 from marketplace_core.quotas import DenyRule, Quota
 from marketplace_core.resources import Resource
-from marketplace_core.roles import RoleGrant, ScopeKind
+from marketplace_core.roles import RoleGrant
 from marketplace_core.users import User
 
 EntityT = TypeVar("EntityT", bound=Versioned)
@@ -33,10 +34,10 @@ def _always(entity: object) -> bool:
     return True
 
 
-class SqliteRepository(Generic[EntityT]):
+class SqliteRepository(queries.KeyedRepository[EntityT]):
     """A repository over one table, through one unit of work."""
 
-    def __init__(self, database: Database, staged: Staged[EntityT]) -> None:
+    def __init__(self, database: Database, staged: SqliteStaged[EntityT]) -> None:
         self._database = database
         self._staged = staged
         self._table = staged.table
@@ -76,7 +77,7 @@ class SqliteRepository(Generic[EntityT]):
     def all(self) -> Sequence[EntityT]:
         """Every entity, oldest first."""
         rows = self._database.fetch(f"SELECT seq, id, doc FROM {self._table.name} ORDER BY seq")
-        return self._staged.merged(rows, _always)
+        return self._staged.listing(rows, _always)
 
     def _where(self, index: str, key: Key) -> tuple[str, list[object]]:
         columns = self._table.indexes[index]
@@ -95,7 +96,7 @@ class SqliteRepository(Generic[EntityT]):
         staged, table = self._staged, self._table
         if not staged.writes:
             return [staged.decode(document) for _, _, document in self._rows(index, key, limit)]
-        found = staged.merged(
+        found = staged.listing(
             self._rows(index, key),
             lambda entity: table.key_of(index, entity) == key,
             staged.written_under(index, key),
@@ -162,133 +163,44 @@ class SqliteRepository(Generic[EntityT]):
         return position
 
 
-class SqliteProjectRepository(SqliteRepository[Project]):
+class SqliteProjectRepository(SqliteRepository[Project], queries.ProjectQueries):
     """Projects, indexed by organization."""
 
-    def for_organization(self, organization_id: str) -> Sequence[Project]:
-        """The projects of one organization, oldest first."""
-        return self._by("organization_id", (organization_id,))
 
-
-class SqliteUserRepository(SqliteRepository[User]):
+class SqliteUserRepository(SqliteRepository[User], queries.UserQueries):
     """Users, indexed by username (unique, compared exactly)."""
 
-    def find_by_username(self, username: str) -> User | None:
-        """The user with this exact username, or ``None``."""
-        found = self._by("username", (username,))
-        return found[0] if found else None
 
-
-class SqliteRoleGrantRepository(SqliteRepository[RoleGrant]):
+class SqliteRoleGrantRepository(SqliteRepository[RoleGrant], queries.RoleGrantQueries):
     """Role grants, indexed by user and by scope."""
 
-    def for_user(self, user_id: str) -> Sequence[RoleGrant]:
-        """Every grant a user holds, oldest first."""
-        return self._by("user_id", (user_id,))
 
-    def for_scope(self, kind: ScopeKind, scope_id: str) -> Sequence[RoleGrant]:
-        """Every grant held on one scope, oldest first."""
-        return self._by("scope", (kind, scope_id))
-
-    def remove(self, grant: RoleGrant) -> None:
-        """Stage the removal of a grant."""
-        self._remove(grant)
-
-
-class SqliteOfferingRepository(SqliteRepository[Offering]):
+class SqliteOfferingRepository(SqliteRepository[Offering], queries.OfferingQueries):
     """Offerings, indexed by provider."""
 
-    def for_provider(self, provider_id: str) -> Sequence[Offering]:
-        """The offerings of one provider organization, oldest first."""
-        return self._by("provider_id", (provider_id,))
 
-
-class SqlitePlanRepository(SqliteRepository[Plan]):
+class SqlitePlanRepository(SqliteRepository[Plan], queries.PlanQueries):
     """Plans, indexed by offering."""
 
-    def for_offering(self, offering_id: str) -> Sequence[Plan]:
-        """The plans of one offering, oldest first."""
-        return self._by("offering_id", (offering_id,))
 
-
-class SqliteResourceRepository(SqliteRepository[Resource]):
+class SqliteResourceRepository(SqliteRepository[Resource], queries.ResourceQueries):
     """Resources, indexed by project, offering and live plan."""
 
-    def for_project(self, project_id: str) -> Sequence[Resource]:
-        """The resources of one project, oldest first."""
-        return self._by("project_id", (project_id,))
 
-    def for_offering(self, offering_id: str) -> Sequence[Resource]:
-        """The resources of one offering, oldest first."""
-        return self._by("offering_id", (offering_id,))
-
-    def count_live_on_plan(self, plan_id: str) -> int:
-        """How many resources on the plan are not terminated."""
-        return self._count("live_plan", (plan_id, True))
-
-
-class SqliteOrderRepository(SqliteRepository[Order]):
+class SqliteOrderRepository(SqliteRepository[Order], queries.OrderQueries):
     """Orders, indexed by resource, project and state."""
 
-    def for_resource(self, resource_id: str) -> Sequence[Order]:
-        """The orders of one resource, oldest first."""
-        return self._by("resource_id", (resource_id,))
 
-    def for_project(self, project_id: str) -> Sequence[Order]:
-        """The orders of one project, oldest first."""
-        return self._by("project_id", (project_id,))
-
-    def in_state(self, state: OrderState, limit: int | None = None) -> Sequence[Order]:
-        """Orders in ``state``, oldest first, at most ``limit`` of them."""
-        return self._by("state", (state,), limit)
-
-
-class SqliteInvoiceRepository(SqliteRepository[Invoice]):
+class SqliteInvoiceRepository(SqliteRepository[Invoice], queries.InvoiceQueries):
     """Invoices, indexed by organization, month and state."""
 
-    def for_organization(self, organization_id: str) -> Sequence[Invoice]:
-        """The invoices of one organization, oldest first."""
-        return self._by("organization_id", (organization_id,))
 
-    def find_for_month(self, organization_id: str, month: date) -> Invoice | None:
-        """The organization's invoice for ``month``, or ``None``."""
-        found = self._by("month", (organization_id, month))
-        return found[0] if found else None
-
-    def in_state(self, state: InvoiceState) -> Sequence[Invoice]:
-        """The invoices in ``state``, oldest first."""
-        return self._by("state", (state,))
-
-
-class SqliteInvoiceItemRepository(SqliteRepository[InvoiceItem]):
+class SqliteInvoiceItemRepository(SqliteRepository[InvoiceItem], queries.InvoiceItemQueries):
     """Invoice items, indexed by invoice, by resource and by resource and month."""
 
-    def for_invoice(self, invoice_id: str) -> Sequence[InvoiceItem]:
-        """The items of one invoice, oldest first."""
-        return self._by("invoice_id", (invoice_id,))
 
-    def for_resource(self, resource_id: str, month: date | None = None) -> Sequence[InvoiceItem]:
-        """The items of one resource, or of one resource in one month, oldest first."""
-        if month is None:
-            return self._by("resource_id", (resource_id,))
-        return self._by("resource_month", (resource_id, month))
-
-
-class SqliteUsageReportRepository(SqliteRepository[UsageReport]):
+class SqliteUsageReportRepository(SqliteRepository[UsageReport], queries.UsageReportQueries):
     """Usage reports, indexed by idempotency key and by resource component."""
-
-    def find_by_key(self, idempotency_key: str) -> UsageReport | None:
-        """The report accepted with this key, or ``None``."""
-        found = self._by("idempotency_key", (idempotency_key,))
-        return found[0] if found else None
-
-    def for_component(
-        self, resource_id: str, component_type: str, month: date | None = None
-    ) -> Sequence[UsageReport]:
-        """The reports of one component of one resource, or of it in one month."""
-        if month is None:
-            return self._by("component", (resource_id, component_type))
-        return self._by("component_month", (resource_id, component_type, month))
 
     def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
         """The report accepted last for the month (reports are only ever added)."""
@@ -309,49 +221,21 @@ class SqliteUsageReportRepository(SqliteRepository[UsageReport]):
         return staged.decode(rows[0][0]) if rows else None
 
 
-class SqliteCreditRepository(SqliteRepository[Credit]):
+class SqliteCreditRepository(SqliteRepository[Credit], queries.CreditQueries):
     """Credits, indexed by organization."""
 
-    def for_organization(self, organization_id: str) -> Sequence[Credit]:
-        """The credits of one organization and its projects, oldest first."""
-        return self._by("organization_id", (organization_id,))
 
-
-class SqlitePolicyRepository(SqliteRepository[Policy]):
+class SqlitePolicyRepository(SqliteRepository[Policy], queries.PolicyQueries):
     """Policies, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Policy]:
-        """The policies of one scope, oldest first."""
-        return self._by("scope", (scope_kind, scope_id))
 
-    def remove(self, policy: Policy) -> None:
-        """Stage the removal of a policy."""
-        self._remove(policy)
-
-
-class SqliteMonthlyTotalRepository(SqliteRepository[MonthlyTotal]):
+class SqliteMonthlyTotalRepository(SqliteRepository[MonthlyTotal], queries.MonthlyTotalQueries):
     """Monthly totals, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[MonthlyTotal]:
-        """Every month's total of one scope, oldest first."""
-        return self._by("scope", (scope_kind, scope_id))
 
-
-class SqliteQuotaRepository(SqliteRepository[Quota]):
+class SqliteQuotaRepository(SqliteRepository[Quota], queries.QuotaQueries):
     """Quotas, indexed by scope."""
 
-    def for_scope(self, scope_kind: ScopeKind, scope_id: str) -> Sequence[Quota]:
-        """The quotas of one scope, oldest first."""
-        return self._by("scope", (scope_kind, scope_id))
 
-
-class SqliteDenyRuleRepository(SqliteRepository[DenyRule]):
+class SqliteDenyRuleRepository(SqliteRepository[DenyRule], queries.DenyRuleQueries):
     """Deny rules, indexed by subject."""
-
-    def for_subject(self, subject_kind: ScopeKind, subject_id: str) -> Sequence[DenyRule]:
-        """The rules barring one organization or project, oldest first."""
-        return self._by("subject", (subject_kind, subject_id))
-
-    def remove(self, rule: DenyRule) -> None:
-        """Stage the removal of a rule."""
-        self._remove(rule)

@@ -1,47 +1,40 @@
 """One unit of work's pending writes to one table, merged into reads and applied at commit.
 
-This mirrors ``_Staged`` of the in-memory adapter (which is bound to its in-memory tables):
-the writes stay in memory until commit, every read through the unit lays them over what the
-database answers, and :meth:`Staged.apply` writes them with compare-and-set statements inside
-the commit's transaction.
+The storage-agnostic part (the writes, and their merge with committed rows) is
+:class:`marketplace_core.adapters.staging.Staged`, shared with the in-memory adapter: the
+writes stay in memory until commit, every read through the unit lays them over what the
+database answers, and :meth:`SqliteStaged.apply` writes them with compare-and-set statements
+inside the commit's transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, TypeVar
+from functools import partial
 
 from marketplace_core.adapters.sqlite import codec
 from marketplace_core.adapters.sqlite.database import Row
-from marketplace_core.adapters.sqlite.tables import Key, Table
+from marketplace_core.adapters.sqlite.tables import Table
+from marketplace_core.adapters.staging import EntityT, Staged
 from marketplace_core.errors import ConflictError, ErrorCode
-from marketplace_core.ports import Versioned
-
-EntityT = TypeVar("EntityT", bound=Versioned)
-
-_NEWEST = sys.maxsize
-"""The place of an entity not yet committed: after every committed one."""
 
 
-class Staged(Generic[EntityT]):
-    """The writes a unit of work staged to one table (``None`` marks a removal).
+class SqliteStaged(Staged[EntityT]):
+    """The writes a unit of work staged to one table (see :class:`Staged`).
 
-    ``base_versions`` holds the version each written id had when the unit first wrote it (0:
-    the unit added it), which commit compares with the database; ``positions`` the committed
-    ``seq`` of written ids that were stored then, so that they keep their place in listings;
-    ``keyed`` the written ids by each key they were written under.
+    ``positions`` holds the committed ``seq`` of written ids that were stored when the unit
+    first wrote them, so that they keep their place in listings.
     """
 
     def __init__(self, table: Table) -> None:
+        super().__init__({name: partial(table.key_of, name) for name in table.indexes})
         self.table = table
-        self.writes: dict[str, EntityT | None] = {}
-        self.base_versions: dict[str, int] = {}
         self.positions: dict[str, int] = {}
-        self.sequence: dict[str, int] = {}
-        self.next_sequence = 0
-        self.keyed: dict[str, dict[Key, dict[str, None]]] = {name: {} for name in table.indexes}
+
+    def committed_position(self, entity_id: str) -> int | None:
+        """The committed ``seq`` of a written id, or ``None`` when the unit added it."""
+        return self.positions.get(entity_id)
 
     def decode(self, document: str) -> EntityT:
         """The entity stored as ``document``."""
@@ -49,90 +42,39 @@ class Staged(Generic[EntityT]):
         return entity
 
     def write(
-        self, entity_id: str, entity: EntityT | None, base_version: int, position: int | None
+        self,
+        entity_id: str,
+        entity: EntityT | None,
+        base_version: int,
+        position: int | None = None,
     ) -> None:
         """Stage ``entity`` (``None``: a removal) read at ``base_version`` from ``position``."""
-        if entity is None and self.base_versions.get(entity_id, base_version) == 0:
-            # Removing what this unit added: as if it had never been added.
-            self.writes.pop(entity_id, None)
-            self.base_versions.pop(entity_id, None)
-            self.sequence.pop(entity_id, None)
-            return
-        self.base_versions.setdefault(entity_id, base_version)
         if position is not None:
             self.positions.setdefault(entity_id, position)
-        if entity_id not in self.sequence:
-            self.sequence[entity_id] = self.next_sequence
-            self.next_sequence += 1
-        self.writes[entity_id] = entity
-        if entity is not None:
-            for name in self.table.indexes:
-                key = self.table.key_of(name, entity)
-                self.keyed[name].setdefault(key, {})[entity_id] = None
-
-    def written_under(self, index: str, key: Key) -> Iterable[str]:
-        """The ids written under ``key`` of ``index`` (some may have moved on since)."""
-        return self.keyed[index].get(key, {})
+        super().write(entity_id, entity, base_version)
 
     def clear(self) -> None:
         """Drop every staged write."""
-        self.writes.clear()
-        self.base_versions.clear()
+        super().clear()
         self.positions.clear()
-        self.sequence.clear()
-        self.next_sequence = 0
-        for buckets in self.keyed.values():
-            buckets.clear()
 
-    def merged(
+    def listing(
         self,
         rows: Sequence[Row],
         matches: Callable[[EntityT], bool],
         candidates: Iterable[str] | None = None,
     ) -> list[EntityT]:
-        """The committed ``rows`` (``seq, id, doc``, oldest first) overlaid with this unit's
-        writes, plus the unit's other written entities that ``matches`` accepts (looking
-        only at ``candidates`` when given); oldest first."""
-        result: list[tuple[tuple[int, int], EntityT]] = []
-        seen: set[str] = set()
-        writes = self.writes
-        for seq, entity_id, document in rows:
-            seen.add(entity_id)
-            if entity_id in writes:
-                staged = writes[entity_id]
-                if staged is not None and matches(staged):
-                    result.append(((seq, 0), staged))
-            else:
-                result.append(((seq, 0), self.decode(document)))
-        ids = writes if candidates is None else candidates
-        others = sorted(
-            (i for i in ids if i not in seen and i in writes), key=self.sequence.__getitem__
-        )
-        moved_in = False
-        for entity_id in others:
-            entity = writes[entity_id]
-            if entity is None or not matches(entity):
-                continue
-            position = self.positions.get(entity_id)
-            if position is None:
-                result.append(((_NEWEST, self.sequence[entity_id]), entity))
-            else:
-                result.append(((position, 0), entity))
-                moved_in = True
-        if moved_in:
-            result.sort(key=lambda pair: pair[0])
-        return [entity for _, entity in result]
+        """:meth:`Staged.merged` over the committed ``rows`` (``seq, id, doc``, oldest
+        first)."""
+        found = {entity_id: (seq, document) for seq, entity_id, document in rows}
 
-    def count(self, committed_ids: set[str], matches: Callable[[EntityT], bool]) -> int:
-        """How many entities :meth:`merged` would list, given the matching committed ids."""
-        total = len(committed_ids)
-        for entity_id, entity in self.writes.items():
-            listed = entity is not None and matches(entity)
-            if entity_id in committed_ids:
-                total -= not listed
-            else:
-                total += listed
-        return total
+        def position(entity_id: str) -> int | None:
+            row = found.get(entity_id)
+            return self.positions.get(entity_id) if row is None else row[0]
+
+        return self.merged(
+            found, lambda entity_id: self.decode(found[entity_id][1]), position, matches, candidates
+        )
 
     def apply(self, connection: sqlite3.Connection) -> None:
         """Write every staged change inside the commit's transaction: inserts for adds,

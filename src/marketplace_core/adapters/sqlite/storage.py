@@ -11,10 +11,9 @@ and in commit order.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from functools import cached_property
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from marketplace_core.adapters.sqlite import codec
 from marketplace_core.adapters.sqlite.database import Database
@@ -36,12 +35,10 @@ from marketplace_core.adapters.sqlite.repositories import (
     SqliteUsageReportRepository,
     SqliteUserRepository,
 )
-from marketplace_core.adapters.sqlite.staging import Staged
+from marketplace_core.adapters.sqlite.staging import SqliteStaged
 from marketplace_core.adapters.sqlite.tables import TABLES
-from marketplace_core.errors import ConflictError
+from marketplace_core.adapters.unit_of_work import StagedUnitOfWork
 from marketplace_core.events import DomainEvent, RecordedEvent
-from marketplace_core.offerings import Category
-from marketplace_core.organizations import Organization, OrganizationGroup, ServiceProvider
 
 RepositoryT = TypeVar("RepositoryT", bound=SqliteRepository[Any])
 
@@ -104,7 +101,7 @@ class SqliteStorage:
 
 
 def _commit(
-    database: Database, staged: Sequence[Staged[Any]], events: Sequence[DomainEvent]
+    database: Database, staged: Sequence[SqliteStaged[Any]], events: Sequence[DomainEvent]
 ) -> list[RecordedEvent]:
     """Apply ``staged`` and append ``events`` in one transaction; return the events as
     recorded."""
@@ -138,146 +135,45 @@ def _commit(
     return recorded
 
 
-class SqliteUnitOfWork:
+class SqliteUnitOfWork(StagedUnitOfWork[SqliteStaged[Any]]):
     """A unit of work on a :class:`SqliteStorage`."""
 
+    repository_kinds: ClassVar[Mapping[str, type[Any]]] = {
+        "organization_groups": SqliteRepository,
+        "organizations": SqliteRepository,
+        "projects": SqliteProjectRepository,
+        "users": SqliteUserRepository,
+        "role_grants": SqliteRoleGrantRepository,
+        "providers": SqliteRepository,
+        "categories": SqliteRepository,
+        "offerings": SqliteOfferingRepository,
+        "plans": SqlitePlanRepository,
+        "resources": SqliteResourceRepository,
+        "orders": SqliteOrderRepository,
+        "invoices": SqliteInvoiceRepository,
+        "invoice_items": SqliteInvoiceItemRepository,
+        "usage_reports": SqliteUsageReportRepository,
+        "credits": SqliteCreditRepository,
+        "policies": SqlitePolicyRepository,
+        "monthly_totals": SqliteMonthlyTotalRepository,
+        "quotas": SqliteQuotaRepository,
+        "deny_rules": SqliteDenyRuleRepository,
+    }
+
     def __init__(self, database: Database) -> None:
+        super().__init__()
         self._database = database
-        self._staged: dict[str, Staged[Any]] = {}
-        self._events: list[DomainEvent] = []
 
     def _repository(self, name: str, kind: type[RepositoryT]) -> RepositoryT:
-        staged = self._staged[name] = Staged(TABLES[name])
+        staged = self._staged[name] = SqliteStaged(TABLES[name])
         return kind(self._database, staged)
 
-    @cached_property
-    def organization_groups(self) -> SqliteRepository[OrganizationGroup]:
-        """Organization groups."""
-        return self._repository("organization_groups", SqliteRepository)
-
-    @cached_property
-    def organizations(self) -> SqliteRepository[Organization]:
-        """Organizations."""
-        return self._repository("organizations", SqliteRepository)
-
-    @cached_property
-    def projects(self) -> SqliteProjectRepository:
-        """Projects."""
-        return self._repository("projects", SqliteProjectRepository)
-
-    @cached_property
-    def users(self) -> SqliteUserRepository:
-        """Users."""
-        return self._repository("users", SqliteUserRepository)
-
-    @cached_property
-    def role_grants(self) -> SqliteRoleGrantRepository:
-        """Role grants."""
-        return self._repository("role_grants", SqliteRoleGrantRepository)
-
-    @cached_property
-    def providers(self) -> SqliteRepository[ServiceProvider]:
-        """Service provider registrations."""
-        return self._repository("providers", SqliteRepository)
-
-    @cached_property
-    def categories(self) -> SqliteRepository[Category]:
-        """Categories."""
-        return self._repository("categories", SqliteRepository)
-
-    @cached_property
-    def offerings(self) -> SqliteOfferingRepository:
-        """Offerings."""
-        return self._repository("offerings", SqliteOfferingRepository)
-
-    @cached_property
-    def plans(self) -> SqlitePlanRepository:
-        """Plans."""
-        return self._repository("plans", SqlitePlanRepository)
-
-    @cached_property
-    def resources(self) -> SqliteResourceRepository:
-        """Resources."""
-        return self._repository("resources", SqliteResourceRepository)
-
-    @cached_property
-    def orders(self) -> SqliteOrderRepository:
-        """Orders."""
-        return self._repository("orders", SqliteOrderRepository)
-
-    @cached_property
-    def invoices(self) -> SqliteInvoiceRepository:
-        """Invoices."""
-        return self._repository("invoices", SqliteInvoiceRepository)
-
-    @cached_property
-    def invoice_items(self) -> SqliteInvoiceItemRepository:
-        """Invoice items."""
-        return self._repository("invoice_items", SqliteInvoiceItemRepository)
-
-    @cached_property
-    def usage_reports(self) -> SqliteUsageReportRepository:
-        """Usage reports."""
-        return self._repository("usage_reports", SqliteUsageReportRepository)
-
-    @cached_property
-    def credits(self) -> SqliteCreditRepository:
-        """Credits."""
-        return self._repository("credits", SqliteCreditRepository)
-
-    @cached_property
-    def policies(self) -> SqlitePolicyRepository:
-        """Policies."""
-        return self._repository("policies", SqlitePolicyRepository)
-
-    @cached_property
-    def monthly_totals(self) -> SqliteMonthlyTotalRepository:
-        """Monthly totals of scopes."""
-        return self._repository("monthly_totals", SqliteMonthlyTotalRepository)
-
-    @cached_property
-    def quotas(self) -> SqliteQuotaRepository:
-        """Quotas."""
-        return self._repository("quotas", SqliteQuotaRepository)
-
-    @cached_property
-    def deny_rules(self) -> SqliteDenyRuleRepository:
-        """Deny rules."""
-        return self._repository("deny_rules", SqliteDenyRuleRepository)
+    def _write(
+        self, staged: Sequence[SqliteStaged[Any]], events: Sequence[DomainEvent]
+    ) -> list[RecordedEvent]:
+        return _commit(self._database, staged, events)
 
     @property
     def outbox(self) -> SqliteOutbox:
         """The committed events."""
         return SqliteOutbox(self._database)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
-    def emit(self, event: DomainEvent) -> None:
-        """Stage an event for the outbox."""
-        self._events.append(event)
-
-    def commit(self) -> Sequence[RecordedEvent]:
-        """Write every staged change and event in one transaction, or raise
-        ``ConflictError`` and write nothing."""
-        try:
-            recorded = _commit(self._database, list(self._staged.values()), self._events)
-        except ConflictError:
-            self.rollback()
-            raise
-        self._events = []
-        return recorded
-
-    def rollback(self) -> None:
-        """Drop every staged write and event."""
-        for staged in self._staged.values():
-            staged.clear()
-        self._events = []
