@@ -34,6 +34,7 @@ from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.money import ZERO
 from marketplace_core.offerings import Offering
 from marketplace_core.orders import Order, OrderState, OrderType
+from marketplace_core.plugins.order_reports import report_canceled, report_done, report_failed
 from marketplace_core.plugins.remote.billed import billed_items
 from marketplace_core.plugins.remote.port import RemoteInvoiceItem, RemoteOrder, RemoteResource
 from marketplace_core.plugins.remote.processor import RemoteProcessor, call_remote
@@ -156,57 +157,40 @@ class RemoteSync:
         self._mirror_order(order, remote, work)
 
     def _mirror_order(self, order: Order, remote: RemoteOrder | None, work: _Run) -> None:
-        market, actor, resource_id = self.market, self.actor_id, order.resource_id
+        market, actor = self.market, self.actor_id
         if remote is None:
             message = f"the remote marketplace has no order for local order {order.id!r}"
-            self._fail(order, message)
+            report_failed(market, actor, order, message)
             work.failed.append(order.id)
             return
         if remote.state is OrderState.DONE:
             self._succeed(order, remote)
             work.completed.append(order.id)
         elif remote.state is OrderState.ERRED:
-            self._fail(order, _failure_message(remote))
+            report_failed(market, actor, order, _failure_message(remote))
             work.failed.append(order.id)
         elif remote.state in (OrderState.REJECTED, OrderState.CANCELED):
-            {
-                OrderType.CREATE: market.resource_creation_canceled,
-                OrderType.UPDATE: market.resource_update_canceled,
-                OrderType.TERMINATE: market.resource_deletion_canceled,
-            }[order.type](actor, resource_id, order_id=order.id)
+            report_canceled(market, actor, order)
             work.canceled.append(order.id)
             if remote.state is OrderState.REJECTED:
                 work.rejected.append((order.id, remote.error_message))
 
     def _succeed(self, order: Order, remote: RemoteOrder) -> None:
-        market, actor = self.market, self.actor_id
         if order.type is OrderType.TERMINATE:
-            market.resource_deletion_succeeded(actor, order.resource_id, order_id=order.id)
+            report_done(self.market, self.actor_id, order)
             return
         client = self.client
         resource = call_remote(
             f"read remote resource {remote.resource_id!r}",
             lambda: client.get_resource(remote.resource_id),
         )
-        if order.type is OrderType.CREATE:
-            market.resource_creation_succeeded(
-                actor,
-                order.resource_id,
-                backend_id=resource.id,
-                metadata=remote_metadata(resource),
-                order_id=order.id,
-            )
-        else:
-            market.resource_update_succeeded(
-                actor, order.resource_id, metadata=remote_metadata(resource), order_id=order.id
-            )
-
-    def _fail(self, order: Order, message: str) -> None:
-        {
-            OrderType.CREATE: self.market.resource_creation_failed,
-            OrderType.UPDATE: self.market.resource_update_failed,
-            OrderType.TERMINATE: self.market.resource_deletion_failed,
-        }[order.type](self.actor_id, order.resource_id, message, order_id=order.id)
+        report_done(
+            self.market,
+            self.actor_id,
+            order,
+            backend_id=resource.id,
+            metadata=remote_metadata(resource),
+        )
 
     def _sync_resources(self, offering: Offering, work: _Run) -> None:
         for resource in self.market.list_offering_resources(offering.id):

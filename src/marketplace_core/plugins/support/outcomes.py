@@ -11,7 +11,8 @@ import attrs
 
 from marketplace_core.errors import ErrorCode, NotFoundError, ValidationError
 from marketplace_core.inputs import shorten_message
-from marketplace_core.orders import Order, OrderState, OrderType
+from marketplace_core.orders import Order, OrderState
+from marketplace_core.plugins.order_reports import report_canceled, report_done, report_failed
 from marketplace_core.plugins.support.desk import Ticket, TicketDesk, TicketStatus
 from marketplace_core.plugins.support.processor import SupportProcessor
 
@@ -58,32 +59,13 @@ def apply_ticket(market: Marketplace, actor_id: str, ticket: Ticket) -> Order:
         or order.dispatched_at is None
     ):
         return order
-    resource_id = order.resource_id
     if ticket.status is TicketStatus.REJECTED:
         message = shorten_message(ticket.resolution_comment or f"ticket {ticket.key} was rejected")
-        fail = {
-            OrderType.CREATE: market.resource_creation_failed,
-            OrderType.UPDATE: market.resource_update_failed,
-            OrderType.TERMINATE: market.resource_deletion_failed,
-        }[order.type]
-        return fail(actor_id, resource_id, message, order_id=order.id)
+        return report_failed(market, actor_id, order, message)
     if ticket.status is TicketStatus.CANCELED:
-        cancel = {
-            OrderType.CREATE: market.resource_creation_canceled,
-            OrderType.UPDATE: market.resource_update_canceled,
-            OrderType.TERMINATE: market.resource_deletion_canceled,
-        }[order.type]
-        return cancel(actor_id, resource_id, order_id=order.id)
+        return report_canceled(market, actor_id, order)
     metadata = {"support_ticket": ticket.key, "support_resolution": ticket.resolution_comment}
-    if order.type is OrderType.CREATE:
-        return market.resource_creation_succeeded(
-            actor_id, resource_id, backend_id=ticket.key, metadata=metadata, order_id=order.id
-        )
-    if order.type is OrderType.UPDATE:
-        return market.resource_update_succeeded(
-            actor_id, resource_id, metadata=metadata, order_id=order.id
-        )
-    return market.resource_deletion_succeeded(actor_id, resource_id, order_id=order.id)
+    return report_done(market, actor_id, order, backend_id=ticket.key, metadata=metadata)
 
 
 def sync_tickets(market: Marketplace, actor_id: str, offering_id: str) -> TicketSyncReport:
