@@ -80,6 +80,11 @@ class Story:
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
 
+    def states(self, order_id: str) -> list[str]:
+        """The state of an order and of its resource, for a table row."""
+        order = self.market.get_order(order_id)
+        return [order.state.value, self.market.get_resource(order.resource_id).state.value]
+
     def tell(self) -> None:
         """Every chapter, in order."""
         self.set_up_organizations()
@@ -262,9 +267,7 @@ class Story:
         journey: list[list[object]] = []
 
         def record(step: str, who: str, order_id: str) -> None:
-            order = market.get_order(order_id)
-            resource = market.get_resource(order.resource_id)
-            journey.append([step, who, order.state.value, resource.state.value])
+            journey.append([step, who, *self.states(order_id)])
 
         order = market.order_resource(
             pat.id,
@@ -427,10 +430,8 @@ class Story:
         rows: list[list[object]] = []
 
         def record(step: str, order_id: str) -> None:
-            order = market.get_order(order_id)
-            resource = market.get_resource(order.resource_id)
             on_cloud = sorted(vm.stem for vm in self.cloud.glob("vm-*.json"))
-            rows.append([step, order.state.value, resource.state.value, ", ".join(on_cloud) or "-"])
+            rows.append([step, *self.states(order_id), ", ".join(on_cloud) or "-"])
 
         order = market.order_resource(
             pat.id,
