@@ -1,15 +1,10 @@
 """The SQLite storage adapter (standard library ``sqlite3``): embedded and durable.
 
-Modules: :mod:`.schema` (versioned migrations, applied at open), :mod:`.tables` (each
-aggregate's key columns), :mod:`.codec` (entities and events to JSON and back, exactly),
-:mod:`.database` (the connection: WAL, transactions), :mod:`.staging` (a unit's staged writes,
-merged into reads and applied at commit), :mod:`.repositories` and :mod:`.storage`.
+Modules: :mod:`.schema` (versioned migrations, applied at open), :mod:`.database` (the
+connection: WAL, transactions) and :mod:`.storage`. The tables, codec, repositories and unit
+of work are shared with the PostgreSQL adapter (:mod:`marketplace_core.adapters.sql`).
 """
 
-from marketplace_core.adapters.sqlite.storage import (
-    SqliteOutbox,
-    SqliteStorage,
-    SqliteUnitOfWork,
-)
+from marketplace_core.adapters.sqlite.storage import SqliteStorage
 
-__all__ = ["SqliteOutbox", "SqliteStorage", "SqliteUnitOfWork"]
+__all__ = ["SqliteStorage"]

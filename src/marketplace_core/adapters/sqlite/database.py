@@ -1,10 +1,11 @@
 """The connection to one SQLite file: opened in WAL mode, migrated, shared under a lock.
 
 Units of work hold no transaction while they stage writes: every read is one autocommit
-statement, and a commit is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (:meth:`Database.transaction`).
-So one connection serves every unit of a storage, and several units may be open at once in
-one thread. Other processes open their own storages on the same file; ``BEGIN IMMEDIATE``
-takes SQLite's write lock, waiting up to ``timeout`` seconds for another writer.
+statement, and a commit is one ``BEGIN IMMEDIATE`` ... ``COMMIT``
+(:meth:`SqliteDatabase.transaction`). So one connection serves every unit of a storage, and
+several units may be open at once in one thread. Other processes open their own storages on
+the same file; ``BEGIN IMMEDIATE`` takes SQLite's write lock, waiting up to ``timeout``
+seconds for another writer.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from marketplace_core.adapters.sql.database import Row
 from marketplace_core.adapters.sqlite.schema import migrate
 
-Row = tuple[Any, ...]
 
+class SqliteDatabase:
+    """One SQLite connection, serialized by a lock so threads may share it (a
+    :class:`~marketplace_core.adapters.sql.database.SqlDatabase`)."""
 
-class Database:
-    """One SQLite connection, serialized by a lock so threads may share it."""
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
 
     def __init__(
         self, path: str | os.PathLike[str], *, timeout: float = 30.0, synchronous: str = "NORMAL"

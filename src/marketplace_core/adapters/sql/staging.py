@@ -3,24 +3,24 @@
 The storage-agnostic part (the writes, and their merge with committed rows) is
 :class:`marketplace_core.adapters.staging.Staged`, shared with the in-memory adapter: the
 writes stay in memory until commit, every read through the unit lays them over what the
-database answers, and :meth:`SqliteStaged.apply` writes them with compare-and-set statements
+database answers, and :meth:`SqlStaged.apply` writes them with compare-and-set statements
 inside the commit's transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import Any
 
-from marketplace_core.adapters.sqlite import codec
-from marketplace_core.adapters.sqlite.database import Row
-from marketplace_core.adapters.sqlite.tables import Table
+from marketplace_core.adapters.sql import codec
+from marketplace_core.adapters.sql.database import Connection, Row, SqlDatabase
+from marketplace_core.adapters.sql.tables import Table
 from marketplace_core.adapters.staging import EntityT, Staged
 from marketplace_core.errors import ConflictError, ErrorCode
 
 
-class SqliteStaged(Staged[EntityT]):
+class SqlStaged(Staged[EntityT]):
     """The writes a unit of work staged to one table (see :class:`Staged`).
 
     ``positions`` holds the committed ``seq`` of written ids that were stored when the unit
@@ -76,10 +76,12 @@ class SqliteStaged(Staged[EntityT]):
             found, lambda entity_id: self.decode(found[entity_id][1]), position, matches, candidates
         )
 
-    def apply(self, connection: sqlite3.Connection) -> None:
+    def apply(self, connection: Connection, integrity_errors: tuple[type[Exception], ...]) -> None:
         """Write every staged change inside the commit's transaction: inserts for adds,
         ``UPDATE``/``DELETE ... WHERE id = ? AND version = ?`` for the rest. Raises
-        :class:`ConflictError` when a row is missing, changed since, or taken."""
+        :class:`ConflictError` when a row is missing or changed since, and
+        :class:`UniqueViolationError` when a row takes an id or a unique value already stored
+        (``integrity_errors``: how the driver says so)."""
         table = self.table
         name = table.name
         columns = list(table.columns)
@@ -107,8 +109,8 @@ class SqliteStaged(Staged[EntityT]):
                     document = codec.dumps(entity)
                     parameters = (entity.version, *values, document, entity_id, base)
                     touched = connection.execute(update, parameters).rowcount
-            except sqlite3.IntegrityError as error:
-                raise self._taken(connection, entity_id, error) from error
+            except integrity_errors as error:
+                raise UniqueViolationError(self, entity_id, error) from error
             if touched != 1:
                 raise ConflictError(
                     ErrorCode.STALE_VERSION,
@@ -119,16 +121,28 @@ class SqliteStaged(Staged[EntityT]):
                     expected_version=base,
                 )
 
-    def _taken(
-        self, connection: sqlite3.Connection, entity_id: str, error: sqlite3.IntegrityError
-    ) -> ConflictError:
-        entity = self.table.entity
-        row = connection.execute(f"SELECT 1 FROM {self.table.name} WHERE id = ?", (entity_id,))
-        if row.fetchone() is not None and self.base_versions[entity_id] == 0:
+    def taken(self, database: SqlDatabase, violation: UniqueViolationError) -> ConflictError:
+        """The conflict to raise for ``violation``, told apart (after the rollback) into an
+        id already stored and a unique value another row holds."""
+        entity, entity_id = self.table.entity, violation.entity_id
+        stored = database.fetch(f"SELECT 1 FROM {self.table.name} WHERE id = ?", (entity_id,))
+        if stored and self.base_versions[entity_id] == 0:
             message = f"{entity} {entity_id!r} already exists; nothing was written"
         else:
             message = (
                 f"{entity} {entity_id!r} takes a value another {entity} already holds "
-                f"({error}); nothing was written"
+                f"({violation.error}); nothing was written"
             )
         return ConflictError(ErrorCode.ALREADY_EXISTS, message, entity=entity, id=entity_id)
+
+
+class UniqueViolationError(Exception):
+    """A staged row broke a unique constraint; the commit turns it into a
+    :class:`ConflictError` once its transaction is rolled back (PostgreSQL refuses reads in
+    a failed transaction)."""
+
+    def __init__(self, staged: SqlStaged[Any], entity_id: str, error: Exception) -> None:
+        super().__init__(str(error))
+        self.staged = staged
+        self.entity_id = entity_id
+        self.error = error

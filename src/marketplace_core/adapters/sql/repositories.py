@@ -8,9 +8,9 @@ from datetime import date
 from typing import TypeVar
 
 from marketplace_core.adapters import repositories as queries
-from marketplace_core.adapters.sqlite.database import Database, Row
-from marketplace_core.adapters.sqlite.staging import SqliteStaged
-from marketplace_core.adapters.sqlite.tables import Key, sql_value
+from marketplace_core.adapters.sql.database import Row, SqlDatabase
+from marketplace_core.adapters.sql.staging import SqlStaged
+from marketplace_core.adapters.sql.tables import Key, sql_value
 from marketplace_core.billing.credits import Credit
 from marketplace_core.billing.invoices import Invoice
 from marketplace_core.billing.items import InvoiceItem
@@ -34,10 +34,10 @@ def _always(entity: object) -> bool:
     return True
 
 
-class SqliteRepository(queries.KeyedRepository[EntityT]):
+class SqlRepository(queries.KeyedRepository[EntityT]):
     """A repository over one table, through one unit of work."""
 
-    def __init__(self, database: Database, staged: SqliteStaged[EntityT]) -> None:
+    def __init__(self, database: SqlDatabase, staged: SqlStaged[EntityT]) -> None:
         self._database = database
         self._staged = staged
         self._table = staged.table
@@ -163,43 +163,43 @@ class SqliteRepository(queries.KeyedRepository[EntityT]):
         return position
 
 
-class SqliteProjectRepository(SqliteRepository[Project], queries.ProjectQueries):
+class SqlProjectRepository(SqlRepository[Project], queries.ProjectQueries):
     """Projects, indexed by organization."""
 
 
-class SqliteUserRepository(SqliteRepository[User], queries.UserQueries):
+class SqlUserRepository(SqlRepository[User], queries.UserQueries):
     """Users, indexed by username (unique, compared exactly)."""
 
 
-class SqliteRoleGrantRepository(SqliteRepository[RoleGrant], queries.RoleGrantQueries):
+class SqlRoleGrantRepository(SqlRepository[RoleGrant], queries.RoleGrantQueries):
     """Role grants, indexed by user and by scope."""
 
 
-class SqliteOfferingRepository(SqliteRepository[Offering], queries.OfferingQueries):
+class SqlOfferingRepository(SqlRepository[Offering], queries.OfferingQueries):
     """Offerings, indexed by provider."""
 
 
-class SqlitePlanRepository(SqliteRepository[Plan], queries.PlanQueries):
+class SqlPlanRepository(SqlRepository[Plan], queries.PlanQueries):
     """Plans, indexed by offering."""
 
 
-class SqliteResourceRepository(SqliteRepository[Resource], queries.ResourceQueries):
+class SqlResourceRepository(SqlRepository[Resource], queries.ResourceQueries):
     """Resources, indexed by project, offering and live plan."""
 
 
-class SqliteOrderRepository(SqliteRepository[Order], queries.OrderQueries):
+class SqlOrderRepository(SqlRepository[Order], queries.OrderQueries):
     """Orders, indexed by resource, project and state."""
 
 
-class SqliteInvoiceRepository(SqliteRepository[Invoice], queries.InvoiceQueries):
+class SqlInvoiceRepository(SqlRepository[Invoice], queries.InvoiceQueries):
     """Invoices, indexed by organization, month and state."""
 
 
-class SqliteInvoiceItemRepository(SqliteRepository[InvoiceItem], queries.InvoiceItemQueries):
+class SqlInvoiceItemRepository(SqlRepository[InvoiceItem], queries.InvoiceItemQueries):
     """Invoice items, indexed by invoice, by resource and by resource and month."""
 
 
-class SqliteUsageReportRepository(SqliteRepository[UsageReport], queries.UsageReportQueries):
+class SqlUsageReportRepository(SqlRepository[UsageReport], queries.UsageReportQueries):
     """Usage reports, indexed by idempotency key and by resource component."""
 
     def latest(self, resource_id: str, component_type: str, month: date) -> UsageReport | None:
@@ -221,21 +221,21 @@ class SqliteUsageReportRepository(SqliteRepository[UsageReport], queries.UsageRe
         return staged.decode(rows[0][0]) if rows else None
 
 
-class SqliteCreditRepository(SqliteRepository[Credit], queries.CreditQueries):
+class SqlCreditRepository(SqlRepository[Credit], queries.CreditQueries):
     """Credits, indexed by organization."""
 
 
-class SqlitePolicyRepository(SqliteRepository[Policy], queries.PolicyQueries):
+class SqlPolicyRepository(SqlRepository[Policy], queries.PolicyQueries):
     """Policies, indexed by scope."""
 
 
-class SqliteMonthlyTotalRepository(SqliteRepository[MonthlyTotal], queries.MonthlyTotalQueries):
+class SqlMonthlyTotalRepository(SqlRepository[MonthlyTotal], queries.MonthlyTotalQueries):
     """Monthly totals, indexed by scope."""
 
 
-class SqliteQuotaRepository(SqliteRepository[Quota], queries.QuotaQueries):
+class SqlQuotaRepository(SqlRepository[Quota], queries.QuotaQueries):
     """Quotas, indexed by scope."""
 
 
-class SqliteDenyRuleRepository(SqliteRepository[DenyRule], queries.DenyRuleQueries):
+class SqlDenyRuleRepository(SqlRepository[DenyRule], queries.DenyRuleQueries):
     """Deny rules, indexed by subject."""

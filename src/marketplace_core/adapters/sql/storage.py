@@ -1,0 +1,136 @@
+"""The unit of work and outbox every SQL adapter shares (SQL, PostgreSQL).
+
+A unit of work stages its writes in memory (:mod:`.staging`); its reads merge them into what
+the database answers. :meth:`SqlUnitOfWork.commit` writes them all, and appends the unit's
+events to the outbox, in one transaction of the database: compare-and-set on versions, and
+any miss raises ``ConflictError`` and rolls the whole transaction back. Outbox positions come
+from a counter row incremented in that transaction, which also serializes the appends, so
+positions are gapless and in commit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from marketplace_core.adapters.sql import codec
+from marketplace_core.adapters.sql.database import SqlDatabase
+from marketplace_core.adapters.sql.repositories import (
+    SqlCreditRepository,
+    SqlDenyRuleRepository,
+    SqlInvoiceItemRepository,
+    SqlInvoiceRepository,
+    SqlMonthlyTotalRepository,
+    SqlOfferingRepository,
+    SqlOrderRepository,
+    SqlPlanRepository,
+    SqlPolicyRepository,
+    SqlProjectRepository,
+    SqlQuotaRepository,
+    SqlRepository,
+    SqlResourceRepository,
+    SqlRoleGrantRepository,
+    SqlUsageReportRepository,
+    SqlUserRepository,
+)
+from marketplace_core.adapters.sql.staging import SqlStaged, UniqueViolationError
+from marketplace_core.adapters.sql.tables import TABLES
+from marketplace_core.adapters.unit_of_work import StagedUnitOfWork
+from marketplace_core.events import DomainEvent, RecordedEvent
+
+RepositoryT = TypeVar("RepositoryT", bound=SqlRepository[Any])
+
+
+class SqlOutbox:
+    """The committed events of a SQL storage."""
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self._database = database
+
+    def read(self, after: int = 0, limit: int | None = None) -> Sequence[RecordedEvent]:
+        """Committed events with ``position > after``, in order, at most ``limit``."""
+        sql = "SELECT position, doc FROM outbox WHERE position > ? ORDER BY position"
+        if limit is not None:
+            sql += f" LIMIT {max(limit, 0):d}"
+        rows = self._database.fetch(sql, (after,))
+        return [RecordedEvent(position, codec.loads_event(doc)) for position, doc in rows]
+
+
+def _commit(
+    database: SqlDatabase, staged: Sequence[SqlStaged[Any]], events: Sequence[DomainEvent]
+) -> list[RecordedEvent]:
+    """Apply ``staged`` and append ``events`` in one transaction; return the events as
+    recorded."""
+    staged = [table for table in staged if table.writes]
+    if not staged and not events:
+        return []
+    documents = [codec.dumps_event(event) for event in events]
+    recorded: list[RecordedEvent] = []
+    try:
+        with database.transaction() as connection:
+            for table in staged:
+                table.apply(connection, database.integrity_errors)
+            if events:
+                (last,) = connection.execute(
+                    "UPDATE outbox_counter SET last_position = last_position + ? "
+                    "WHERE id = 1 RETURNING last_position",
+                    (len(events),),
+                ).fetchone()
+                start = last - len(events) + 1
+                connection.executemany(
+                    "INSERT INTO outbox (position, event_type, doc) VALUES (?, ?, ?)",
+                    [
+                        (start + i, event.event_type, document)
+                        for i, (event, document) in enumerate(zip(events, documents, strict=True))
+                    ],
+                )
+                recorded = [RecordedEvent(start + i, event) for i, event in enumerate(events)]
+    except UniqueViolationError as violation:
+        raise violation.staged.taken(database, violation) from violation.error
+    for table in staged:
+        table.clear()
+    return recorded
+
+
+class SqlUnitOfWork(StagedUnitOfWork[SqlStaged[Any]]):
+    """A unit of work on a :class:`SqlStorage`."""
+
+    repository_kinds: ClassVar[Mapping[str, type[Any]]] = {
+        "organization_groups": SqlRepository,
+        "organizations": SqlRepository,
+        "projects": SqlProjectRepository,
+        "users": SqlUserRepository,
+        "role_grants": SqlRoleGrantRepository,
+        "providers": SqlRepository,
+        "categories": SqlRepository,
+        "offerings": SqlOfferingRepository,
+        "plans": SqlPlanRepository,
+        "resources": SqlResourceRepository,
+        "orders": SqlOrderRepository,
+        "invoices": SqlInvoiceRepository,
+        "invoice_items": SqlInvoiceItemRepository,
+        "usage_reports": SqlUsageReportRepository,
+        "credits": SqlCreditRepository,
+        "policies": SqlPolicyRepository,
+        "monthly_totals": SqlMonthlyTotalRepository,
+        "quotas": SqlQuotaRepository,
+        "deny_rules": SqlDenyRuleRepository,
+    }
+
+    def __init__(self, database: SqlDatabase) -> None:
+        super().__init__()
+        self._database = database
+
+    def _repository(self, name: str, kind: type[RepositoryT]) -> RepositoryT:
+        staged = self._staged[name] = SqlStaged(TABLES[name])
+        return kind(self._database, staged)
+
+    def _write(
+        self, staged: Sequence[SqlStaged[Any]], events: Sequence[DomainEvent]
+    ) -> list[RecordedEvent]:
+        return _commit(self._database, staged, events)
+
+    @property
+    def outbox(self) -> SqlOutbox:
+        """The committed events."""
+        return SqlOutbox(self._database)
