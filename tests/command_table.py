@@ -491,5 +491,5 @@ QUERIES = (
 )
 """Read-only facade methods: no actor, no writes."""
 
-WITHOUT_ACTOR = frozenset({"bootstrap_staff_user", "process_order"})
+WITHOUT_ACTOR = frozenset({"bootstrap_staff_user", "process_order", "claim_order_for_processing"})
 """Commands that run without an acting user (the system runs them)."""

@@ -303,8 +303,9 @@ class OrderStateChanged(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class OrderClaimChanged(DomainEvent):
-    """A site agent claimed an executing order (or renewed its lease), or let it go:
-    ``agent_id`` and ``expires_at`` are ``None`` once released."""
+    """A worker (before processing) or a site agent (after) claimed an executing order, or
+    renewed its lease, or let it go: ``agent_id`` and ``expires_at`` are ``None`` once
+    released. ``actor_id`` is ``None`` for a worker's claim, which the system makes."""
 
     order_id: str
     agent_id: str | None

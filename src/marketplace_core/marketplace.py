@@ -14,6 +14,7 @@ from __future__ import annotations
 import decimal
 import functools
 import inspect
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Concatenate, Generic, ParamSpec, Self, TypeVar, overload
@@ -28,6 +29,7 @@ from marketplace_core.clocks import SystemClock
 from marketplace_core.errors import ConflictError, ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import RecordedEvent
 from marketplace_core.ids import UuidGenerator
+from marketplace_core.inputs import require_text
 from marketplace_core.orders import Order
 from marketplace_core.plugins import PluginRegistry, UsageSource
 from marketplace_core.ports import Authorizer, Clock, EventSink, IdGenerator, Notifier, Storage
@@ -226,16 +228,37 @@ class Marketplace:
                 self._notifier.notify(notification)
         return result
 
-    def process_executing_orders(self, limit: int | None = None) -> list[Order]:
+    def process_executing_orders(
+        self,
+        limit: int | None = None,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: int = claims.PROCESSING_LEASE_SECONDS,
+    ) -> list[Order]:
         """Hand executing orders to their processors, oldest first, each in its own unit of
-        work; returns the orders as processed.
+        work; returns the orders as processed (at most ``limit``).
 
-        Orders that another worker took in the meantime are skipped.
+        With several workers on one storage, give each a ``worker_id``: a worker then claims
+        each order for ``lease_seconds`` in a unit of work of its own before it calls the
+        processor, so no two workers call a processor for the same order. Workers start at
+        different places in the list (by their id), so they seldom race for one order.
+        Without a ``worker_id``, orders that another worker took in the meantime are skipped
+        after the processor was called.
         """
-        processed = []
-        for order_id in self._run(fulfilment.list_orders_to_process, limit):
+        if worker_id is not None:
+            require_text(worker_id, "worker_id", max_length=200)
+        candidates = list(self._run(fulfilment.list_orders_to_process, None, worker_id))
+        if worker_id is not None and candidates:
+            start = zlib.crc32(worker_id.encode()) % len(candidates)
+            candidates = candidates[start:] + candidates[:start]
+        processed: list[Order] = []
+        for order_id in candidates:
+            if limit is not None and len(processed) >= limit:
+                break
             try:
-                processed.append(self._run(fulfilment.process_order, order_id))
+                if worker_id is not None:
+                    self._run(claims.claim_order_for_processing, order_id, worker_id, lease_seconds)
+                processed.append(self._run(fulfilment.process_order, order_id, worker_id))
             except ConflictError:
                 continue
             except ValidationError as error:
@@ -403,6 +426,7 @@ class Marketplace:
     cancel_order = _Command(orders.cancel_order)
     retry_order = _Command(orders.retry_order)
     process_order = _Command(fulfilment.process_order)
+    claim_order_for_processing = _Command(claims.claim_order_for_processing)
     resource_creation_succeeded = _Command(fulfilment.resource_creation_succeeded)
     resource_creation_failed = _Command(fulfilment.resource_creation_failed)
     resource_creation_canceled = _Command(fulfilment.resource_creation_canceled)

@@ -121,8 +121,10 @@ class Order:
     limit change (``old_limits`` is set). ``cost`` is the estimate per plan unit, with the
     one-time (create) or switch (plan switch) prices added. ``created_by`` is ``None`` for
     orders the system places. ``dispatched_at`` is set while the backend works on an
-    executing order and will report through the callbacks. ``claimed_by`` names the site
-    agent working on a dispatched order until ``claim_expires_at`` (its lease).
+    executing order and will report through the callbacks. ``claimed_by`` names who holds
+    the order until ``claim_expires_at`` (its lease): a worker processing it before it is
+    handed over, or a site agent working on it after; on an ended order it names who ended
+    it.
     """
 
     id: str
@@ -153,7 +155,7 @@ class Order:
         return ORDER_LIFECYCLE.fire(self, event)
 
     def is_claimed_at(self, now: datetime) -> bool:
-        """Whether a site agent holds a lease on the order that is still running at ``now``."""
+        """Whether a worker or site agent holds a lease on the order running at ``now``."""
         return self.claim_expires_at is not None and now < self.claim_expires_at
 
     @property

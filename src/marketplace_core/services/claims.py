@@ -1,4 +1,13 @@
-"""Claims: site agents take dispatched orders under a lease, and report what they did.
+"""Claims: workers and site agents take executing orders under a lease.
+
+Workers (processes calling ``process_executing_orders`` with a ``worker_id``) claim an order
+before they hand it to its processor (:func:`claim_order_for_processing`), so that two
+workers never call a processor for the same order: the claim is committed first, and a
+racing claim conflicts on the order's version. A crashed worker's order is offered again
+when its lease runs out; the processor may then see it twice, which processors must bear
+anyway (they are idempotent per order id). Handing the order over ends the worker's claim.
+
+Site agents take dispatched orders under a lease, and report what they did.
 
 This is the pull model of a site agent. The offering's processor hands each executing order
 over at once (it answers "in progress"); an agent at the site lists the orders waiting for
@@ -23,12 +32,45 @@ from marketplace_core.inputs import require_int, require_string, require_text
 from marketplace_core.orders import Order, OrderState
 from marketplace_core.roles import Permission
 from marketplace_core.services.context import Context
-from marketplace_core.services.fulfilment import fail_order, finish_order
+from marketplace_core.services.fulfilment import fail_order, finish_order, held_by_another
 from marketplace_core.services.order_flow import scope_of_offering
 from marketplace_core.services.orders import list_executing_orders
 
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 """The longest lease an agent may take: a week."""
+
+PROCESSING_LEASE_SECONDS = 300
+"""How long a worker holds an order it processes, unless it says otherwise: five minutes."""
+
+
+def claim_order_for_processing(
+    ctx: Context, order_id: str, worker_id: str, lease_seconds: int = PROCESSING_LEASE_SECONDS
+) -> Order:
+    """As the system: ``worker_id`` takes an executing order not yet handed to its
+    processor, for ``lease_seconds``, before it processes it.
+
+    Refused with ``order_claimed`` while another worker holds the order under a running
+    lease, and with ``order_not_executing`` once the order has moved on. Claiming an order
+    the worker holds renews its lease; an order already handed over is returned unchanged
+    (nothing is left to process).
+    """
+    worker_id = require_text(worker_id, "worker_id", max_length=200)
+    lease_seconds = require_int(
+        lease_seconds, "lease_seconds", minimum=1, maximum=MAX_LEASE_SECONDS
+    )
+    order = ctx.uow.orders.get(order_id)
+    _check_executing(order)
+    if order.dispatched_at is not None:
+        return order
+    if held_by_another(ctx, order, worker_id):
+        raise ConflictError(
+            ErrorCode.ORDER_CLAIMED,
+            f"order {order.id!r} is being processed by worker {order.claimed_by!r} until "
+            f"{order.claim_expires_at:%Y-%m-%d %H:%M:%S}",
+            order_id=order.id,
+            worker_id=order.claimed_by,
+        )
+    return _set_claim(ctx, order, None, worker_id, timedelta(seconds=lease_seconds))
 
 
 def list_claimable_orders(
@@ -180,7 +222,7 @@ def _check_claim_held(ctx: Context, order: Order, agent_id: str) -> None:
 def _set_claim(
     ctx: Context,
     order: Order,
-    actor_id: str,
+    actor_id: str | None,
     agent_id: str | None,
     lease: timedelta | None,
 ) -> Order:

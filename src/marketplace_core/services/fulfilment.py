@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.frozen import freeze_json
 from marketplace_core.inputs import require_string, shorten_message
 from marketplace_core.orders import (
@@ -38,12 +38,14 @@ from marketplace_core.services.order_flow import (
 )
 
 
-def process_order(ctx: Context, order_id: str) -> Order:
+def process_order(ctx: Context, order_id: str, worker_id: str | None = None) -> Order:
     """Hand an executing order to its plugin's processor and record what it answered.
 
     An order already handed over (waiting for the callbacks) is returned unchanged. A
     processor that raises, or an unregistered plugin, leaves the order erred with the
-    message; the resource follows the table in ``docs/orders.md``.
+    message; the resource follows the table in ``docs/orders.md``. An order another worker
+    holds under a running lease (``claims.claim_order_for_processing``) is refused with
+    ``order_claimed``; ``worker_id`` names the worker processing it.
     """
     order = ctx.uow.orders.get(order_id)
     if order.state is not OrderState.EXECUTING:
@@ -55,6 +57,14 @@ def process_order(ctx: Context, order_id: str) -> Order:
         )
     if order.dispatched_at is not None:
         return order
+    if held_by_another(ctx, order, worker_id):
+        raise ConflictError(
+            ErrorCode.ORDER_CLAIMED,
+            f"order {order.id!r} is being processed by worker {order.claimed_by!r} until "
+            f"{order.claim_expires_at:%Y-%m-%d %H:%M:%S}",
+            order_id=order.id,
+            worker_id=order.claimed_by,
+        )
     resource = ctx.uow.resources.get(order.resource_id)
     offering = ctx.uow.offerings.get(order.offering_id)
     plan = ctx.uow.plans.get(order.plan_id) if order.plan_id else None
@@ -92,7 +102,10 @@ def _dispatched(ctx: Context, order: Order, resource: Resource, backend_id: str 
         OrderType.TERMINATE: ResourceEvent.BEGIN_TERMINATION,
     }[order.type]
     change_resource(ctx, resource, event, None, **changes)
-    return ctx.uow.orders.update(attrs.evolve(order, dispatched_at=ctx.now))
+    # A worker's processing claim ends here, so that site agents may claim the order at once.
+    return ctx.uow.orders.update(
+        attrs.evolve(order, dispatched_at=ctx.now, claimed_by=None, claim_expires_at=None)
+    )
 
 
 def finish_order(
@@ -324,10 +337,18 @@ def resource_erred_on_backend(
     return change_resource(ctx, resource, ResourceEvent.FAIL, actor.id, error_message=message)
 
 
-def list_orders_to_process(ctx: Context, limit: int | None = None) -> Sequence[str]:
-    """Ids of executing orders not yet handed to their processor, oldest first."""
+def held_by_another(ctx: Context, order: Order, worker_id: str | None) -> bool:
+    """Whether someone other than ``worker_id`` holds ``order`` under a running lease."""
+    return order.claimed_by != worker_id and order.is_claimed_at(ctx.now)
+
+
+def list_orders_to_process(
+    ctx: Context, limit: int | None = None, worker_id: str | None = None
+) -> Sequence[str]:
+    """Ids of executing orders not yet handed to their processor, oldest first, leaving out
+    those another worker than ``worker_id`` holds under a running lease."""
     return [
         order.id
         for order in ctx.uow.orders.in_state(OrderState.EXECUTING)
-        if order.dispatched_at is None
+        if order.dispatched_at is None and not held_by_another(ctx, order, worker_id)
     ][:limit]
