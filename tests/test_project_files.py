@@ -51,8 +51,8 @@ def test_the_offering_lifecycle_diagram_in_the_docs_is_generated_from_the_machin
     assert generated_block("catalogue.md", "offering lifecycle") == OFFERING_LIFECYCLE.to_mermaid()
 
 
-def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
-    assert main(["demo"]) == 0
+def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    assert main(["demo", "--db", str(tmp_path / "demo.db")]) == 0
     story = capsys.readouterr().out
     assert "refused (permission_denied)" in story
     assert "Estonian universities only" in story
@@ -74,9 +74,9 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str]):
     assert "the address\n10.20.0.3; the resize added vcpus=4" in story
 
 
-def test_the_demo_runs_as_a_module():
+def test_the_demo_runs_as_a_module(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "marketplace_core", "demo"],
+        [sys.executable, "-m", "marketplace_core", "demo", "--db", str(tmp_path / "demo.db")],
         capture_output=True,
         text=True,
         check=False,

@@ -1,27 +1,84 @@
-"""The command line: ``python -m marketplace_core demo``."""
+"""The command line: ``python -m marketplace_core demo`` and ``... events DATABASE``.
+
+The commands work on SQLite files by default; ``events`` also reads any storage location
+:func:`~marketplace_core.adapters.locations.open_storage` understands (a PostgreSQL URL).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
 
 from marketplace_core import __version__
+from marketplace_core.adapters.locations import is_sqlite, open_storage
+from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
+from marketplace_core.errors import MarketplaceError
+
+
+def show_events(out: TextIO, location: str, after: int, limit: int) -> None:
+    """Print the committed events of the storage at ``location`` with positions after
+    ``after``, at most ``limit`` of them, one row each."""
+    storage = open_storage(location)
+    try:
+        with storage.unit_of_work() as uow:
+            recorded = uow.outbox.read(after, limit)
+    finally:
+        storage.close()
+    rows = [
+        [
+            r.position,
+            r.event.occurred_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.event.event_type,
+            r.event.actor_id or "system",
+        ]
+        for r in recorded
+    ]
+    out.write(format_table(["#", "when", "event", "actor"], rows) + "\n")
+    out.write(f"{len(rows)} events after position {after}\n")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (2 for bad input)."""
     parser = argparse.ArgumentParser(
         prog="python -m marketplace_core",
         description="The marketplace_core domain library, from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"marketplace_core {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("demo", help="tell the guided story of a marketplace, step by step")
+    demo = commands.add_parser("demo", help="tell the guided story of a marketplace, step by step")
+    demo.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the new SQLite file to keep the story in (default: one in a temporary directory)",
+    )
+    events = commands.add_parser("events", help="list the events a storage has committed")
+    events.add_argument("database", help="a SQLite file, or a postgresql:// URL")
+    events.add_argument("--after", type=_non_negative, default=0, help="skip positions up to N")
+    events.add_argument("--limit", type=_non_negative, default=50, help="show at most N events")
     arguments = parser.parse_args(argv)
-    if arguments.command == "demo":
-        run_demo(sys.stdout)
+    try:
+        if arguments.command == "demo":
+            run_demo(sys.stdout, arguments.db)
+        else:
+            database = arguments.database
+            if is_sqlite(database) and not Path(database.removeprefix("sqlite:")).is_file():
+                parser.error(f"no database file at {database!r}")
+            show_events(sys.stdout, arguments.database, arguments.after, arguments.limit)
+    except MarketplaceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -3,9 +3,9 @@ provider fulfils, usage is reported under a spending policy, January is invoiced
 jobs end what has reached its end date, and a virtual machine is provisioned, resized and
 removed by a script through the ``script`` plugin.
 
-Everything goes through the :class:`~marketplace_core.Marketplace` facade, on in-memory
-storage, with a clock that starts on 2 January 2026 and readable, sequential ids, so the story
-prints the same every time.
+Everything goes through the :class:`~marketplace_core.Marketplace` facade, on a new SQLite
+file (a temporary one unless the caller names it), with a clock that starts on 2 January 2026
+and readable, sequential ids, so the story prints the same every time.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-from marketplace_core.adapters.memory import EventLog, InMemoryStorage, RecordingNotifier
+from marketplace_core.adapters.memory import EventLog, RecordingNotifier
+from marketplace_core.adapters.sqlite import SqliteStorage
 from marketplace_core.clocks import FixedClock
 from marketplace_core.console import format_table, heading
-from marketplace_core.errors import MarketplaceError
+from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import PolicyActionRun
 from marketplace_core.ids import SequentialIdGenerator
 from marketplace_core.marketplace import Marketplace
@@ -57,9 +58,10 @@ DEMO_CLOUD = Path(__file__).parent / "demo_cloud"
 class Story:
     """The demo's cast, its marketplace, and one method per chapter."""
 
-    def __init__(self, out: TextIO, cloud: Path) -> None:
+    def __init__(self, out: TextIO, cloud: Path, storage: SqliteStorage) -> None:
         self.out = out
         self.cloud = cloud
+        self.storage = storage
         self.clock = FixedClock(STORY_START)
         self.events = EventLog()
         self.notifier = RecordingNotifier()
@@ -69,7 +71,7 @@ class Story:
             plugins, ScriptProcessor(DEMO_CLOUD, environment={"DEMO_CLOUD_DIR": str(cloud)})
         )
         self.market = Marketplace(
-            InMemoryStorage(),
+            storage,
             clock=self.clock,
             ids=SequentialIdGenerator(),
             plugins=plugins,
@@ -483,12 +485,30 @@ class Story:
         )
         self.write(
             f"\n{len(self.events.events)} events were committed to the outbox; the last eight "
-            "are shown.\nThe storage was in memory; durable storage (SQLite, PostgreSQL) comes "
-            "next."
+            f"are shown.\nEverything is stored in the SQLite database {self.storage.path}."
         )
 
 
-def run_demo(out: TextIO) -> None:
-    """Tell the story on ``out``; the demo's cloud lives in a temporary directory."""
-    with tempfile.TemporaryDirectory(prefix="marketplace-demo-cloud-") as cloud:
-        Story(out, Path(cloud)).tell()
+def run_demo(out: TextIO, database: Path | None = None) -> Path:
+    """Tell the story on ``out``, stored in a new SQLite file at ``database`` (by default
+    ``demo.db`` in a new temporary directory, which is kept); returns the file's path.
+
+    Refuses a ``database`` that already exists: the story starts from an empty marketplace.
+    The demo's cloud (the VM offering's state) lives in a temporary directory.
+    """
+    if database is None:
+        database = Path(tempfile.mkdtemp(prefix="marketplace-demo-")) / "demo.db"
+    elif database.exists():
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"database {str(database)!r} already exists; the demo writes a new one: "
+            "name another file or remove it",
+            field="database",
+            value=str(database),
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="marketplace-demo-cloud-") as cloud,
+        SqliteStorage.open(database) as storage,
+    ):
+        Story(out, Path(cloud), storage).tell()
+    return database

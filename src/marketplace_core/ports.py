@@ -445,3 +445,11 @@ class Storage(Protocol):
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work (not yet entered)."""
         ...
+
+
+class ClosableStorage(Storage, Protocol):
+    """A storage holding a connection (or nothing) that its owner closes when done."""
+
+    def close(self) -> None:
+        """Release the connection; units of work on the storage can no longer be used."""
+        ...

@@ -407,6 +407,9 @@ class InMemoryStorage:
         """A new unit of work on this storage."""
         return InMemoryUnitOfWork(self)
 
+    def close(self) -> None:
+        """Nothing to release: the data lives as long as the storage object."""
+
     def _commit(
         self, staged: Iterable[_Staged[Any]], events: Sequence[DomainEvent]
     ) -> list[RecordedEvent]:

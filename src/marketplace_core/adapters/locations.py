@@ -1,0 +1,46 @@
+"""Storage named by a location string, as the command line and worker processes name it.
+
+- ``memory`` (or ``:memory:``): a new :class:`~marketplace_core.adapters.memory.InMemoryStorage`;
+- ``postgresql://...`` or ``postgres://...``: a PostgreSQL connection string (needs the
+  ``postgres`` extra);
+- anything else: the path of a SQLite file (``sqlite:`` in front is allowed), created and
+  migrated when opened.
+
+A location is a plain string so that it crosses process boundaries: each worker process
+opens its own storage on the same database.
+"""
+
+from __future__ import annotations
+
+from marketplace_core.adapters.memory import InMemoryStorage
+from marketplace_core.adapters.sqlite import SqliteStorage
+from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.ports import ClosableStorage
+
+MEMORY = ("memory", ":memory:")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_sqlite(location: str) -> bool:
+    """Whether ``location`` names a SQLite file."""
+    return location not in MEMORY and not location.startswith(POSTGRES_SCHEMES)
+
+
+def open_storage(location: str) -> ClosableStorage:
+    """The storage at ``location`` (see the module's documentation); close it when done."""
+    if not isinstance(location, str) or not location.strip():
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"storage location must be 'memory', a SQLite file path or a postgresql:// URL, "
+            f"not {location!r}",
+            field="location",
+            value=repr(location),
+        )
+    if location in MEMORY:
+        return InMemoryStorage()
+    if location.startswith(POSTGRES_SCHEMES):
+        # Imported here: psycopg is an optional dependency (the ``postgres`` extra).
+        from marketplace_core.adapters.postgres import PostgresStorage  # noqa: PLC0415
+
+        return PostgresStorage.open(location)
+    return SqliteStorage.open(location.removeprefix("sqlite:"))
