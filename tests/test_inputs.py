@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace_core.errors import ErrorCode, ValidationError
+from marketplace_core.frozen import freeze_json
 from marketplace_core.inputs import (
     require_aware_datetime,
     require_bool,
@@ -235,6 +236,19 @@ def test_text_utf8_cannot_carry_is_refused(require, text):
     assert caught.value.code is ErrorCode.INVALID_VALUE
     assert "UTF-8" in caught.value.message
     assert "the_field" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["\x00", "vm\x00", "a\x00b"])
+def test_text_holding_nul_is_refused_everywhere_text_goes(text):
+    """PostgreSQL cannot store NUL in text, so no adapter may be handed it."""
+    for require in (require_text, require_string):
+        with pytest.raises(ValidationError) as caught:
+            require(text, "the_field")
+        assert "NUL" in caught.value.message
+        assert "the_field" in caught.value.message
+    with pytest.raises(ValidationError) as caught:
+        freeze_json({"note": text}, "attributes")
+    assert "NUL" in caught.value.message
 
 
 def test_text_with_a_whole_surrogate_pair_is_taken():

@@ -28,8 +28,17 @@ def _refuse(field: str, value: object, expected: str) -> ValidationError:
 
 
 def check_encodable(text: str, field: str) -> None:
-    """Refuse text that UTF-8 cannot carry (a lone surrogate): no program, file or database
-    downstream could take it."""
+    """Refuse text that UTF-8 cannot carry (a lone surrogate), or that holds the NUL
+    character: no program, file or database downstream could take the one, and C strings and
+    PostgreSQL's ``TEXT`` cannot take the other."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} must not hold the NUL character; it does at position {nul}",
+            field=field,
+            value=repr(text[:100]),
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:

@@ -205,7 +205,6 @@ def test_a_program_reads_the_order_on_stdin_and_in_a_clean_environment(
         "tags": ["a", "b"],
         "nothing": None,
         "blob": "x" * 5000,
-        "with nul": "a\x00b",
     }
     order = order_in(world, attributes=attributes)
     assert order.state is OrderState.DONE, order.error_message
@@ -363,7 +362,6 @@ def test_an_attribute_json_cannot_carry_is_refused_at_order_time(tmp_path: Path)
         ({"terminate": "backend.py"}, "create", "is required"),
         ({"create": "backend.py", "terminate": "backend.py", "update": 7}, "update", "name"),
         ({"create": "", "terminate": "backend.py"}, "create", "name a program"),
-        ({"create": "a\x00b", "terminate": "backend.py"}, "create", "name a program"),
         (BACKEND | {"pull_usage": "gone.py"}, "pull_usage", "not a file"),
     ],
 )
@@ -742,28 +740,32 @@ def test_a_bad_answer_is_a_bad_response(action: ScriptAction, stdout: bytes, say
 
 
 ACTIONS = st.sampled_from(ScriptAction)
+# Text a program may answer with: anything but NUL, which the library refuses.
+STORABLE = st.characters(exclude_characters="\x00")
 JSON_SCALARS = (
     st.none()
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8)
+    | st.text(STORABLE, max_size=8)
 )
 JSON_VALUES = st.recursive(
     JSON_SCALARS,
     lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(STORABLE, max_size=5), inner, max_size=3)
     ),
     max_leaves=8,
 )
 ANSWER_FIELDS = st.dictionaries(
     st.sampled_from(["backend_id", "metadata", "usage", "backend_id", "metadata", "usage", "x"]),
-    JSON_VALUES | st.dictionaries(st.text(max_size=4), JSON_SCALARS | st.decimals(), max_size=3),
+    JSON_VALUES
+    | st.dictionaries(st.text(STORABLE, max_size=4), JSON_SCALARS | st.decimals(), max_size=3),
     max_size=3,
 )
 STDOUTS = (
     st.binary(max_size=64)
-    | st.text(max_size=64).map(str.encode)
+    | st.text(STORABLE, max_size=64).map(str.encode)
     | JSON_VALUES.map(lambda value: json.dumps(value).encode())
     | ANSWER_FIELDS.map(lambda value: json.dumps(value, default=str).encode())
 )
@@ -807,7 +809,7 @@ def answers(draw: st.DrawFn) -> tuple[ScriptAction, ScriptOutput, bytes]:
     fields: list[str] = []
     backend_id = None
     if action in {ScriptAction.CREATE, ScriptAction.UPDATE}:
-        backend_id = draw(st.text(min_size=1, max_size=20).filter(str.strip))
+        backend_id = draw(st.text(STORABLE, min_size=1, max_size=20).filter(str.strip))
         if action is ScriptAction.CREATE or draw(st.booleans()):
             fields.append(f'"backend_id": {json.dumps(backend_id)}')
         else:
@@ -815,14 +817,14 @@ def answers(draw: st.DrawFn) -> tuple[ScriptAction, ScriptOutput, bytes]:
     metadata: dict[str, Any] = {}
     usage: dict[str, Decimal] = {}
     if action is ScriptAction.PULL_USAGE:
-        usage = draw(st.dictionaries(st.text(max_size=6), AMOUNTS, max_size=4))
+        usage = draw(st.dictionaries(st.text(STORABLE, max_size=6), AMOUNTS, max_size=4))
         written = [
             f"{json.dumps(c)}: " + (f'"{a:f}"' if draw(st.booleans()) else str(a))
             for c, a in usage.items()
         ]
         fields.append('"usage": {' + ", ".join(written) + "}")
     elif draw(st.booleans()):
-        metadata = draw(st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=3))
+        metadata = draw(st.dictionaries(st.text(STORABLE, max_size=5), JSON_VALUES, max_size=3))
         fields.append(f'"metadata": {json.dumps(metadata)}')
     text = "{" + ", ".join(fields) + "}" if fields or draw(st.booleans()) else ""
     return action, ScriptOutput(backend_id, metadata, usage), text.encode()
