@@ -21,9 +21,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from marketplace_core.adapters.postgres import PostgresStorage
 
@@ -53,6 +55,18 @@ class ScratchSchema:
         and more conninfo keywords (``application_name=...``)."""
         options = " ".join(f"-c{setting}" for setting in (f"search_path={self.name}", *settings))
         return psycopg.conninfo.make_conninfo(POSTGRES_URL, options=options, **keywords)
+
+    @property
+    def url(self) -> str:
+        """:attr:`conninfo` as a ``postgresql://`` URL, the form ``open_storage`` takes."""
+        parts = {key: str(value) for key, value in conninfo_to_dict(self.conninfo).items()}
+        user, password = (
+            quote(parts.pop("user", ""), safe=""),
+            quote(parts.pop("password", ""), safe=""),
+        )
+        host, port = parts.pop("host", "127.0.0.1"), parts.pop("port", "5432")
+        database = quote(parts.pop("dbname", "postgres"), safe="")
+        return f"postgresql://{user}:{password}@{host}:{port}/{database}?{urlencode(parts)}"
 
     def empty(self) -> None:
         """Delete every stored row (entities, outbox) and restart the outbox numbering, in

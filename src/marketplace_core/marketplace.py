@@ -56,6 +56,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+RECORD_ATTEMPTS = 5
+"""How often a worker records a processor's answer before it gives the order up."""
+
+
 class _Command(Generic[P, R]):
     """Exposes a handler ``handler(ctx, *args)`` as a facade method ``method(*args)``.
 
@@ -252,19 +256,35 @@ class Marketplace:
             start = zlib.crc32(worker_id.encode()) % len(candidates)
             candidates = candidates[start:] + candidates[:start]
         processed: list[Order] = []
+        answers: dict[str, object] = {}
         for order_id in candidates:
             if limit is not None and len(processed) >= limit:
                 break
             try:
                 if worker_id is not None:
                     self._run(claims.claim_order_for_processing, order_id, worker_id, lease_seconds)
-                processed.append(self._run(fulfilment.process_order, order_id, worker_id))
+                processed.append(self._record_answer(order_id, worker_id, answers))
             except ConflictError:
                 continue
             except ValidationError as error:
                 if error.code is not ErrorCode.ORDER_NOT_EXECUTING:
                     raise
         return processed
+
+    def _record_answer(
+        self, order_id: str, worker_id: str | None, answers: dict[str, object]
+    ) -> Order:
+        """Process one order; when the unit recording the processor's answer conflicts
+        while this worker holds the order, record the same answer again (a few times)."""
+        for _ in range(RECORD_ATTEMPTS - 1):
+            try:
+                return self._run(fulfilment.process_order_remembering, order_id, worker_id, answers)
+            except ConflictError as error:
+                if worker_id is None or order_id not in answers:
+                    raise
+                if error.code is ErrorCode.ORDER_CLAIMED:
+                    raise
+        return self._run(fulfilment.process_order_remembering, order_id, worker_id, answers)
 
     def run_due_jobs(self) -> DueJobsReport:
         """The daily work, as the system: evaluate every policy (so a period boundary resets

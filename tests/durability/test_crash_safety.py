@@ -1,5 +1,6 @@
-"""Kill a process with SIGKILL in the middle of a stream of commands; reopen the database:
-every command is there whole or not at all, and the marketplace's rules hold (issue #7)."""
+"""Kill processes with SIGKILL in the middle of streams of commands; reopen the database
+(SQLite, PostgreSQL): every command is there whole or not at all, and the marketplace's rules
+hold (issue #7)."""
 
 from __future__ import annotations
 
@@ -80,10 +81,9 @@ def check_after_the_crash(location: str, journal: Path, hours: int) -> None:
 
 
 @pytest.mark.parametrize("after_lines", [20, 150, 400])
-def test_a_killed_sqlite_writer_leaves_every_command_whole_or_absent(
-    tmp_path: Path, after_lines: int
+def test_killed_writers_leave_every_command_whole_or_absent(
+    location: str, tmp_path: Path, after_lines: int
 ):
-    location = str(tmp_path / "market.db")
     journal = tmp_path / "journal"
     with closing(open_storage(location)) as storage:
         catalogue = seed_catalogue(storage)

@@ -1,13 +1,14 @@
-"""Four worker processes on one SQLite file: every order is handed to a backend exactly once,
-and every usage report is stored once and billed once (issue #7)."""
+"""Four worker processes on one database (SQLite, PostgreSQL): every order is handed to a
+backend exactly once, and every usage report is stored once and billed once (issue #7)."""
 
 from __future__ import annotations
 
 import multiprocessing
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
-from marketplace_core.adapters.sqlite import SqliteStorage
+from marketplace_core.adapters.locations import open_storage
 from marketplace_core.orders import OrderState
 from marketplace_core.testing.workload import (
     journal_calls,
@@ -34,16 +35,17 @@ def run_processes(target, argument_lists) -> None:
     assert [process.exitcode for process in processes] == [0] * len(processes)
 
 
-def test_four_processes_process_every_order_once_and_store_every_report_once(tmp_path: Path):
-    location = str(tmp_path / "market.db")
-    with SqliteStorage.open(location) as storage:
+def test_four_processes_process_every_order_once_and_store_every_report_once(
+    location: str, tmp_path: Path
+):
+    with closing(open_storage(location)) as storage:
         catalogue = seed_catalogue(storage)
     journal = tmp_path / "journal"
     run_processes(
         place_and_process,
         [(location, catalogue, f"worker-{n}", ORDERS_PER_WORKER, journal) for n in range(WORKERS)],
     )
-    with SqliteStorage.open(location) as storage, storage.unit_of_work() as uow:
+    with closing(open_storage(location)) as storage, storage.unit_of_work() as uow:
         orders = uow.orders.all()
         resource_ids = [resource.id for resource in uow.resources.all()][:200]
     assert len(orders) == WORKERS * ORDERS_PER_WORKER
@@ -63,7 +65,7 @@ def test_four_processes_process_every_order_once_and_store_every_report_once(tmp
             for n in range(WORKERS)
         ],
     )
-    with SqliteStorage.open(location) as storage:
+    with closing(open_storage(location)) as storage:
         with storage.unit_of_work() as uow:
             stored = {report.idempotency_key: report.amount for report in uow.usage_reports.all()}
         assert stored == {line.idempotency_key: line.amount for line in lines}

@@ -8,13 +8,26 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import attrs
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from marketplace_core import ConflictError, ErrorCode, OrderState, ValidationError
-from marketplace_core.events import OrderClaimChanged
+from marketplace_core import (
+    ConflictError,
+    ErrorCode,
+    Marketplace,
+    OrderState,
+    PlanUnit,
+    PluginCapabilities,
+    PluginRegistry,
+    ValidationError,
+)
+from marketplace_core.events import OrderClaimChanged, OrderStateChanged
+from marketplace_core.marketplace import RECORD_ATTEMPTS
+from marketplace_core.plugins.processor import Completed, ProcessingRequest
+from marketplace_core.ports import Storage, UnitOfWork
 from marketplace_core.testing import Outcome
 from tests.services.test_fulfilment import held_marketplace, order_vm
 from tests.support import World, build_world
@@ -192,3 +205,94 @@ class Workers(RuleBasedStateMachine):
 
 Workers.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
 test_workers = Workers.TestCase
+
+
+class MeddlingProcessor:
+    """Completes orders, but the first ``meddles`` times it is asked it renames the resource
+    through another unit of work, so the unit recording its answer conflicts."""
+
+    def __init__(self, world: World, meddles: int) -> None:
+        self.world = world
+        self.meddles = meddles
+        self.calls: list[str] = []
+
+    def validate(self, request: ProcessingRequest) -> None:
+        pass
+
+    def create(self, request: ProcessingRequest) -> Completed:
+        self.calls.append(request.order.id)
+        for _ in range(min(self.meddles, 1)):
+            self.meddles -= 1
+            with self.world.storage.unit_of_work() as uow:
+                resource = uow.resources.get(request.resource.id)
+                uow.resources.update(attrs.evolve(resource, name=f"renamed {self.meddles}"))
+                uow.commit()
+        return Completed(backend_id="b-1")
+
+    update = terminate = create
+
+
+def meddled_world(meddles: int) -> tuple[World, MeddlingProcessor, str]:
+    world = build_world()
+    processor = MeddlingProcessor(world, meddles)
+    plugins = PluginRegistry()
+    plugins.register("meddled", processor, PluginCapabilities(needs_provider_review=False))
+    world.marketplace.plugins = plugins
+    offering = world.new_offering(plugin_type="meddled")
+    plan = world.marketplace.create_plan(
+        world.provider_owner.id, offering.id, "Plan", PlanUnit.MONTH, prices={"cpu": 1}
+    )
+    world.marketplace.activate_offering(world.staff.id, offering.id)
+    held = held_marketplace(world, plugins)
+    order = held.order_resource(
+        world.owner.id, world.project.id, offering.id, plan.id, "r", limits={"storage": 1}
+    )
+    return world, processor, order.id
+
+
+def test_a_worker_records_its_answer_again_when_the_unit_conflicts_without_asking_twice():
+    world, processor, order_id = meddled_world(meddles=1)
+    held = held_marketplace(world, world.marketplace.plugins)
+    (processed,) = held.process_executing_orders(worker_id="w1")
+    assert (processed.id, processed.state) == (order_id, OrderState.DONE)
+    assert processor.calls == [order_id]
+
+
+class RefusedCommits:
+    """Storage whose units of work fail their commit with a conflict, ``failures`` times,
+    when they finish an order (a stand-in for a database under heavy contention)."""
+
+    def __init__(self, storage: Storage, failures: int) -> None:
+        self.storage = storage
+        self.failures = failures
+
+    def unit_of_work(self) -> UnitOfWork:
+        unit = self.storage.unit_of_work()
+        commit = unit.commit
+
+        def refusing_commit() -> object:
+            finishing = any(
+                isinstance(e, OrderStateChanged) and e.target == "done" for e in unit._events
+            )
+            if finishing and self.failures > 0:
+                self.failures -= 1
+                unit.rollback()
+                raise ConflictError(ErrorCode.STALE_VERSION, "refused for the test")
+            return commit()
+
+        unit.commit = refusing_commit  # type: ignore[method-assign]
+        return unit
+
+
+def test_a_worker_gives_an_order_up_after_conflicting_again_and_again():
+    world, processor, order_id = meddled_world(meddles=0)
+    refusing = RefusedCommits(world.storage, failures=RECORD_ATTEMPTS)
+    held = Marketplace(
+        refusing, clock=world.clock, plugins=world.marketplace.plugins, process_immediately=False
+    )
+    assert held.process_executing_orders(worker_id="w1") == []
+    assert held.get_order(order_id).state is OrderState.EXECUTING
+    assert processor.calls == [order_id]
+    (processed,) = held.process_executing_orders(worker_id="w1")
+    assert processed.state is OrderState.DONE
+    assert processor.calls == [order_id, order_id]

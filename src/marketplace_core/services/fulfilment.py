@@ -47,6 +47,23 @@ def process_order(ctx: Context, order_id: str, worker_id: str | None = None) -> 
     holds under a running lease (``claims.claim_order_for_processing``) is refused with
     ``order_claimed``; ``worker_id`` names the worker processing it.
     """
+    return process_order_remembering(ctx, order_id, worker_id, None)
+
+
+@attrs.frozen
+class ProcessorFailed:
+    """A processor's call that raised, remembered as the message the order errs with."""
+
+    message: str
+
+
+def process_order_remembering(
+    ctx: Context, order_id: str, worker_id: str | None, answers: dict[str, object] | None
+) -> Order:
+    """:func:`process_order`, taking the processor's answer from ``answers`` when it already
+    gave one for this order, and keeping its new answers there: a worker whose unit of work
+    conflicted after the backend answered records the same answer again, without asking the
+    backend twice."""
     order = ctx.uow.orders.get(order_id)
     if order.state is not OrderState.EXECUTING:
         raise ValidationError(
@@ -67,19 +84,15 @@ def process_order(ctx: Context, order_id: str, worker_id: str | None = None) -> 
         )
     resource = ctx.uow.resources.get(order.resource_id)
     offering = ctx.uow.offerings.get(order.offering_id)
-    plan = ctx.uow.plans.get(order.plan_id) if order.plan_id else None
-    request = ProcessingRequest(order, resource, offering, plan)
-    try:
-        processor = ctx.plugins.get(offering.plugin_type).processor
-        step = {
-            OrderType.CREATE: processor.create,
-            OrderType.UPDATE: processor.update,
-            OrderType.TERMINATE: processor.terminate,
-        }[order.type]
-        result: object = step(request)
-    except Exception as error:
-        message = shorten_message(f"{type(error).__name__}: {error}")
-        return fail_order(ctx, order, resource, message, None)
+    if answers is not None and order.id in answers:
+        result = answers[order.id]
+    else:
+        plan = ctx.uow.plans.get(order.plan_id) if order.plan_id else None
+        result = _ask_processor(ctx, ProcessingRequest(order, resource, offering, plan))
+        if answers is not None:
+            answers[order.id] = result
+    if isinstance(result, ProcessorFailed):
+        return fail_order(ctx, order, resource, result.message, None)
     if isinstance(result, Completed):
         return finish_order(ctx, order, resource, None, result.backend_id, result.metadata)
     if isinstance(result, InProgress):
@@ -92,6 +105,21 @@ def process_order(ctx: Context, order_id: str, worker_id: str | None = None) -> 
         "expected Completed or InProgress",
         None,
     )
+
+
+def _ask_processor(ctx: Context, request: ProcessingRequest) -> object:
+    """What the order's processor answers, or :class:`ProcessorFailed` when it raises."""
+    try:
+        processor = ctx.plugins.get(request.offering.plugin_type).processor
+        step = {
+            OrderType.CREATE: processor.create,
+            OrderType.UPDATE: processor.update,
+            OrderType.TERMINATE: processor.terminate,
+        }[request.order.type]
+        result: object = step(request)
+    except Exception as error:
+        return ProcessorFailed(shorten_message(f"{type(error).__name__}: {error}"))
+    return result
 
 
 def _dispatched(ctx: Context, order: Order, resource: Resource, backend_id: str | None) -> Order:
