@@ -15,6 +15,7 @@ with several processes use the SQLite or PostgreSQL adapters.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date
@@ -221,22 +222,32 @@ class InMemoryRepository(queries.KeyedRepository[EntityT]):
 
     def _by(self, index: str, key: queries.Key, limit: int | None = None) -> list[EntityT]:
         value = key[0] if len(key) == 1 else key
-        key_of = self._staged.table.key_functions[index]
-        with self._staged.table.lock:
-            found = self._staged.listing(
-                self._staged.table.bucket(index, value),
-                lambda entity: key_of(entity) == value,
-                self._staged.written_under(index, value),
-            )
+        staged = self._staged
+        table = staged.table
+        with table.lock:
+            bucket = table.bucket(index, value)
+            if not staged.writes:
+                rows = table.rows
+                found = [rows[entity_id] for entity_id in bucket]
+            else:
+                key_of = table.key_functions[index]
+                found = staged.listing(
+                    bucket,
+                    lambda entity: key_of(entity) == value,
+                    staged.written_under(index, value),
+                )
         return found if limit is None else found[:limit]
 
     def _count(self, index: str, key: queries.Key) -> int:
         value = key[0] if len(key) == 1 else key
-        key_of = self._staged.table.key_functions[index]
-        with self._staged.table.lock:
-            return self._staged.count(
-                self._staged.table.bucket(index, value), lambda entity: key_of(entity) == value
-            )
+        staged = self._staged
+        table = staged.table
+        with table.lock:
+            bucket = table.bucket(index, value)
+            if not staged.writes:
+                return len(bucket)
+            key_of = table.key_functions[index]
+            return staged.count(bucket, lambda entity: key_of(entity) == value)
 
 
 class InMemoryProjectRepository(InMemoryRepository[Project], queries.ProjectQueries):
@@ -434,7 +445,7 @@ class InMemoryStorage:
 
 
 def _attr(name: str) -> KeyFunction:
-    return lambda entity: getattr(entity, name)
+    return operator.attrgetter(name)
 
 
 def _scope(entity: Any) -> Hashable:

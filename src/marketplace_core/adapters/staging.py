@@ -39,9 +39,8 @@ class Staged(Generic[EntityT]):
         self.sequence: dict[str, int] = {}
         self.next_sequence = 0
         """Only ever grows: an id removed from ``sequence`` never gives its number away."""
-        self.keyed: dict[str, dict[Hashable, dict[str, None]]] = {
-            name: {} for name in key_functions
-        }
+        self.keyed: dict[str, dict[Hashable, dict[str, None]]] = {}
+        """Filled on the first write (most units only read most tables)."""
 
     def committed_position(self, entity_id: str) -> int | None:
         """Where the committed entity ``entity_id`` stands in listings, or ``None`` when it
@@ -62,21 +61,32 @@ class Staged(Generic[EntityT]):
             self.next_sequence += 1
         self.writes[entity_id] = entity
         if entity is not None:
+            keyed = self.keyed
             for name, key_of in self.key_functions.items():
-                self.keyed[name].setdefault(key_of(entity), {})[entity_id] = None
+                buckets = keyed.get(name)
+                if buckets is None:
+                    buckets = keyed[name] = {}
+                key = key_of(entity)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    buckets[key] = {entity_id: None}
+                else:
+                    bucket[entity_id] = None
 
     def written_under(self, index: str, key: Hashable) -> Iterable[str]:
         """The ids written under ``key`` of ``index`` (some may have moved on since)."""
-        return self.keyed[index].get(key, {})
+        buckets = self.keyed.get(index)
+        return () if buckets is None else buckets.get(key, ())
 
     def clear(self) -> None:
         """Drop every staged write."""
+        if not self.next_sequence:
+            return  # nothing was ever written since the last clear
         self.writes.clear()
         self.base_versions.clear()
         self.sequence.clear()
         self.next_sequence = 0
-        for buckets in self.keyed.values():
-            buckets.clear()
+        self.keyed.clear()
 
     def merged(
         self,

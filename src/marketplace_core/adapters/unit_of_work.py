@@ -134,5 +134,6 @@ class StagedUnitOfWork(Generic[StagedT]):
     def rollback(self) -> None:
         """Drop every staged write and event."""
         for staged in self._staged.values():
-            staged.clear()
+            if staged.next_sequence:  # written to since the last clear
+                staged.clear()
         self._events = []

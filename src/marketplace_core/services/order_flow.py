@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from marketplace_core.approvals import (
     May,
     needs_consumer_review,
@@ -27,6 +25,7 @@ from marketplace_core.events import (
     ResourceCreated,
     ResourceStateChanged,
 )
+from marketplace_core.frozen import replace
 from marketplace_core.notifications import Notification
 from marketplace_core.offerings import Offering, Plan
 from marketplace_core.orders import (
@@ -98,7 +97,7 @@ def move_order(
 ) -> Order:
     """The order after ``event`` (with ``changes``), stored."""
     return ctx.uow.orders.update(
-        attrs.evolve(order, **transition(ctx, order, event, actor_id, **changes))
+        replace(order, **transition(ctx, order, event, actor_id, **changes))
     )
 
 
@@ -118,7 +117,7 @@ def change_resource(
         changes["state"] = RESOURCE_LIFECYCLE.target(resource.state, event, resource.id)
         if changes["state"] is ResourceState.OK and resource.activated_at is None:
             changes["activated_at"] = ctx.now
-    stored = ctx.uow.resources.update(attrs.evolve(resource, **changes))
+    stored = ctx.uow.resources.update(replace(resource, **changes))
     on_resource_changed(ctx, resource, stored)
     if event is not None:
         ctx.uow.emit(
@@ -307,7 +306,7 @@ def place(
         )
     )
     routed = route_placed(ctx, order, creator, project, offering)
-    return ctx.uow.orders.add(attrs.evolve(order, **routed) if routed else order)
+    return ctx.uow.orders.add(replace(order, **routed) if routed else order)
 
 
 def undo_for(ctx: Context, order: Order, actor_id: str | None) -> None:

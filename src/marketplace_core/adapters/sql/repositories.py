@@ -1,14 +1,23 @@
-"""The repositories of the SQLite adapter: reads from the database merged with the unit's
-staged writes (see :mod:`.staging`), writes staged until commit."""
+"""The repositories of the SQL adapters: reads from the database merged with the unit's
+staged writes (see :mod:`.staging`), writes staged until commit.
+
+When the storage keeps a :class:`~.cache.ReadCache`, reads by id and keyed queries are
+answered from it when they can (see :mod:`.cache` for why that stays exact); the unit's
+:class:`UnitReads` checks it for other connections' commits before the unit's first read.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from marketplace_core.adapters import repositories as queries
-from marketplace_core.adapters.sql.database import Row, SqlDatabase
+from marketplace_core.adapters.sql import codec
+from marketplace_core.adapters.sql.cache import MISSING, Found, ReadCache, TableCache
+from marketplace_core.adapters.sql.cache import Row as DecodedRow
+from marketplace_core.adapters.sql.database import SqlDatabase
 from marketplace_core.adapters.sql.staging import SqlStaged
 from marketplace_core.adapters.sql.tables import Key, sql_value
 from marketplace_core.billing.credits import Credit
@@ -29,35 +38,92 @@ from marketplace_core.users import User
 
 EntityT = TypeVar("EntityT", bound=Versioned)
 
+KEPT_ROWS = 20_000
+"""A table's rows kept by id in the cache before they are dropped to start again."""
+KEPT_ANSWER = 1_000
+"""The longest answer of a keyed query the cache keeps."""
+
 
 def _always(entity: object) -> bool:
     return True
 
 
-class SqlRepository(queries.KeyedRepository[EntityT]):
-    """A repository over one table, through one unit of work."""
+@functools.cache
+def _where(columns: tuple[str, ...]) -> str:
+    return " AND ".join(f"{column} = ?" for column in columns)
 
-    def __init__(self, database: SqlDatabase, staged: SqlStaged[EntityT]) -> None:
+
+@functools.cache
+def _select(table: str, columns: tuple[str, ...] | None, limit: int | None) -> str:
+    """The statement reading ``seq, id, doc`` of the rows whose key ``columns`` equal the
+    parameters (every row when ``columns`` is ``None``), oldest first, at most ``limit``."""
+    where = "" if columns is None else f" WHERE {_where(columns)}"
+    tail = "" if limit is None else f" LIMIT {max(limit, 0):d}"
+    return f"SELECT seq, id, doc FROM {table}{where} ORDER BY seq{tail}"
+
+
+class UnitReads:
+    """A unit of work's access to its storage's :class:`ReadCache`: checked for other
+    connections' commits before the unit's first read, and again after each commit."""
+
+    __slots__ = ("cache", "fresh")
+
+    def __init__(self, cache: ReadCache) -> None:
+        self.cache = cache
+        self.fresh = False
+
+    def check(self) -> None:
+        """Check the cache before the next read."""
+        self.cache.refresh()
+        self.fresh = True
+
+
+class SqlRepository(queries.KeyedRepository[EntityT]):
+    """A repository over one table, through one unit of work (and its storage's cache of
+    committed rows, when ``reads`` is given)."""
+
+    def __init__(
+        self, database: SqlDatabase, staged: SqlStaged[EntityT], reads: UnitReads | None = None
+    ) -> None:
         self._database = database
         self._staged = staged
         self._table = staged.table
+        self._name = staged.table.name
+        self._reads = reads
+        self._cache = None if reads is None else reads.cache.table(self._name)
 
     # ------------------------------------------------------------------ reads
 
-    def _committed(self, entity_id: str) -> tuple[int, EntityT] | None:
-        rows = self._database.fetch(
-            f"SELECT seq, doc FROM {self._table.name} WHERE id = ?", (entity_id,)
-        )
-        if not rows:
-            return None
-        seq, document = rows[0]
-        return seq, self._staged.decode(document)
+    def _cached(self) -> TableCache | None:
+        """The table's cache, checked once per unit; ``None`` without one."""
+        reads = self._reads
+        if reads is not None and not reads.fresh:
+            reads.check()
+        return self._cache
+
+    def _committed(self, entity_id: str) -> Found:
+        """The committed ``(seq, entity)`` of ``entity_id``, or ``None``."""
+        cache = self._cached()
+        generation = 0
+        if cache is not None:
+            found: Found = cache.rows.get(entity_id, MISSING)
+            if found is not MISSING:
+                return found
+            generation = cache.generation
+        rows = self._database.fetch(f"SELECT seq, doc FROM {self._name} WHERE id = ?", (entity_id,))
+        found = (rows[0][0], self._staged.decode(rows[0][1])) if rows else None
+        if cache is not None:
+            if len(cache.rows) >= KEPT_ROWS:
+                cache.rows.clear()
+            cache.keep_row(entity_id, found, generation)
+        return found
 
     def _current(self, entity_id: str) -> tuple[EntityT | None, int | None]:
         """What the unit sees under ``entity_id``, and its committed ``seq`` if read from
         the database."""
-        if entity_id in self._staged.writes:
-            return self._staged.writes[entity_id], None
+        writes = self._staged.writes
+        if entity_id in writes:
+            return writes[entity_id], None
         committed = self._committed(entity_id)
         if committed is None:
             return None, None
@@ -72,49 +138,70 @@ class SqlRepository(queries.KeyedRepository[EntityT]):
 
     def find(self, entity_id: str) -> EntityT | None:
         """The entity with this id, or ``None``."""
-        return self._current(entity_id)[0]
+        writes = self._staged.writes
+        if entity_id in writes:
+            return writes[entity_id]
+        committed = self._committed(entity_id)
+        return None if committed is None else committed[1]
 
     def all(self) -> Sequence[EntityT]:
         """Every entity, oldest first."""
-        rows = self._database.fetch(f"SELECT seq, id, doc FROM {self._table.name} ORDER BY seq")
-        return self._staged.listing(rows, _always)
+        staged = self._staged
+        with codec.collector_paused():
+            if not staged.writes:
+                rows = self._database.fetch(f"SELECT doc FROM {self._name} ORDER BY seq")
+                return staged.decode_all([document for (document,) in rows])
+            return staged.listing(self._decoded(_select(self._name, None, None), ()), _always)
 
-    def _where(self, index: str, key: Key) -> tuple[str, list[object]]:
-        columns = self._table.indexes[index]
-        clause = " AND ".join(f"{column} = ?" for column in columns)
-        return clause, [sql_value(value) for value in key]
+    def _decoded(self, sql: str, parameters: Sequence[Any]) -> list[DecodedRow]:
+        rows = self._database.fetch(sql, parameters)
+        entities = self._staged.decode_all([document for _, _, document in rows])
+        return [(row[0], row[1], entity) for row, entity in zip(rows, entities, strict=True)]
 
-    def _rows(self, index: str, key: Key, limit: int | None = None) -> list[Row]:
-        clause, parameters = self._where(index, key)
-        sql = f"SELECT seq, id, doc FROM {self._table.name} WHERE {clause} ORDER BY seq"
-        if limit is not None:
-            sql += f" LIMIT {max(limit, 0):d}"
-        return self._database.fetch(sql, parameters)
+    def _answer(self, index: str, key: Key, limit: int | None = None) -> list[DecodedRow]:
+        """The committed rows under ``key`` of ``index``, decoded, oldest first, at most
+        ``limit``."""
+        cache = self._cached()
+        query = (index, key, limit)
+        generation = 0
+        if cache is not None:
+            answer = cache.answers.get(query)
+            if answer is not None:
+                return answer
+            generation = cache.generation
+        answer = self._decoded(
+            _select(self._name, self._table.indexes[index], limit),
+            [sql_value(value) for value in key],
+        )
+        if cache is not None and len(answer) <= KEPT_ANSWER:
+            cache.keep_answer(query, answer, generation)
+        return answer
 
     def _by(self, index: str, key: Key, limit: int | None = None) -> list[EntityT]:
         """The entities under ``key`` of ``index`` in the unit's view, oldest first."""
-        staged, table = self._staged, self._table
+        staged = self._staged
         if not staged.writes:
-            return [staged.decode(document) for _, _, document in self._rows(index, key, limit)]
+            return [entity for _, _, entity in self._answer(index, key, limit)]
+        key_of = staged.key_functions[index]
         found = staged.listing(
-            self._rows(index, key),
-            lambda entity: table.key_of(index, entity) == key,
+            self._answer(index, key),
+            lambda entity: key_of(entity) == key,
             staged.written_under(index, key),
         )
         return found if limit is None else found[: max(limit, 0)]
 
     def _count(self, index: str, key: Key) -> int:
-        clause, parameters = self._where(index, key)
-        name = self._table.name
+        parameters = [sql_value(value) for value in key]
+        clause, name = _where(self._table.indexes[index]), self._name
         if not self._staged.writes:
             rows = self._database.fetch(f"SELECT COUNT(*) FROM {name} WHERE {clause}", parameters)
             count: int = rows[0][0]
             return count
         rows = self._database.fetch(f"SELECT id FROM {name} WHERE {clause}", parameters)
-        table = self._table
+        key_of = self._staged.key_functions[index]
         return self._staged.count(
             {entity_id for (entity_id,) in rows},
-            lambda entity: table.key_of(index, entity) == key,
+            lambda entity: key_of(entity) == key,
         )
 
     # ------------------------------------------------------------------ writes
@@ -210,13 +297,14 @@ class SqlUsageReportRepository(SqlRepository[UsageReport], queries.UsageReportQu
             entity
             for entity_id in staged.written_under("component_month", key)
             if (entity := staged.writes.get(entity_id)) is not None
-            and self._table.key_of("component_month", entity) == key
+            and staged.key_functions["component_month"](entity) == key
         ]
         if written:
             return max(written, key=lambda report: staged.sequence[report.id])
-        clause, parameters = self._where("component_month", key)
+        clause = _where(self._table.indexes["component_month"])
         rows = self._database.fetch(
-            f"SELECT doc FROM usage_reports WHERE {clause} ORDER BY seq DESC LIMIT 1", parameters
+            f"SELECT doc FROM usage_reports WHERE {clause} ORDER BY seq DESC LIMIT 1",
+            [sql_value(value) for value in key],
         )
         return staged.decode(rows[0][0]) if rows else None
 

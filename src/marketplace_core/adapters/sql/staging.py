@@ -9,15 +9,56 @@ inside the commit's transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from typing import Any
 
 from marketplace_core.adapters.sql import codec
-from marketplace_core.adapters.sql.database import Connection, Row, SqlDatabase
+from marketplace_core.adapters.sql.cache import Row as DecodedRow
+from marketplace_core.adapters.sql.database import Connection, SqlDatabase
 from marketplace_core.adapters.sql.tables import Table
-from marketplace_core.adapters.staging import EntityT, Staged
+from marketplace_core.adapters.staging import EntityT, KeyFunction, Staged
 from marketplace_core.errors import ConflictError, ErrorCode
+
+
+@functools.cache
+def _statements(name: str, columns: tuple[str, ...]) -> tuple[str, str, str]:
+    """The insert, compare-and-set update and compare-and-set delete of the table ``name``
+    with the key ``columns``."""
+    insert = (
+        f"INSERT INTO {name} (id, version, {''.join(c + ', ' for c in columns)}doc) "
+        f"VALUES (?, ?, {'?, ' * len(columns)}?)"
+    )
+    update = (
+        f"UPDATE {name} SET version = ?, {''.join(c + ' = ?, ' for c in columns)}doc = ? "
+        "WHERE id = ? AND version = ?"
+    )
+    delete = f"DELETE FROM {name} WHERE id = ? AND version = ?"
+    return insert, update, delete
+
+
+_KEY_FUNCTIONS: dict[int, tuple[Table, dict[str, KeyFunction]]] = {}
+
+
+def _key_function(table: Table, index: str) -> KeyFunction:
+    """``table.key_of(index, entity)`` as one function of the entity."""
+    getters = tuple(table.columns[column] for column in table.indexes[index])
+    if len(getters) == 1:
+        (only,) = getters
+        return lambda entity: (only(entity),)
+    if len(getters) == 2:
+        first, second = getters
+        return lambda entity: (first(entity), second(entity))
+    return lambda entity: tuple(getter(entity) for getter in getters)
+
+
+def _key_functions(table: Table) -> dict[str, KeyFunction]:
+    """The key function of each index of ``table``, made once per table."""
+    found = _KEY_FUNCTIONS.get(id(table))
+    if found is None or found[0] is not table:
+        functions = {name: _key_function(table, name) for name in table.indexes}
+        found = _KEY_FUNCTIONS[id(table)] = (table, functions)
+    return found[1]
 
 
 class SqlStaged(Staged[EntityT]):
@@ -28,7 +69,7 @@ class SqlStaged(Staged[EntityT]):
     """
 
     def __init__(self, table: Table) -> None:
-        super().__init__({name: partial(table.key_of, name) for name in table.indexes})
+        super().__init__(_key_functions(table))
         self.table = table
         self.positions: dict[str, int] = {}
 
@@ -37,9 +78,15 @@ class SqlStaged(Staged[EntityT]):
         return self.positions.get(entity_id)
 
     def decode(self, document: str) -> EntityT:
-        """The entity stored as ``document``."""
-        entity: EntityT = codec.loads(self.table.cls, document)
+        """The entity stored as ``document``, a ``doc`` of this table: written by
+        :meth:`apply` through the codec, so it is decoded on the codec's trusted path."""
+        entity: EntityT = codec.loads_trusted(self.table.cls, document)
         return entity
+
+    def decode_all(self, documents: Sequence[str]) -> list[EntityT]:
+        """The entities stored as ``documents``, in order (see :meth:`decode`)."""
+        entities: list[EntityT] = codec.loads_many_trusted(self.table.cls, documents)
+        return entities
 
     def write(
         self,
@@ -55,25 +102,26 @@ class SqlStaged(Staged[EntityT]):
 
     def clear(self) -> None:
         """Drop every staged write."""
-        super().clear()
-        self.positions.clear()
+        if self.next_sequence:
+            super().clear()
+            self.positions.clear()
 
     def listing(
         self,
-        rows: Sequence[Row],
+        rows: Sequence[DecodedRow],
         matches: Callable[[EntityT], bool],
         candidates: Iterable[str] | None = None,
     ) -> list[EntityT]:
-        """:meth:`Staged.merged` over the committed ``rows`` (``seq, id, doc``, oldest
+        """:meth:`Staged.merged` over the committed ``rows`` (``seq, id, entity``, oldest
         first)."""
-        found = {entity_id: (seq, document) for seq, entity_id, document in rows}
+        found = {entity_id: (seq, entity) for seq, entity_id, entity in rows}
 
         def position(entity_id: str) -> int | None:
             row = found.get(entity_id)
             return self.positions.get(entity_id) if row is None else row[0]
 
         return self.merged(
-            found, lambda entity_id: self.decode(found[entity_id][1]), position, matches, candidates
+            found, lambda entity_id: found[entity_id][1], position, matches, candidates
         )
 
     def apply(self, connection: Connection, integrity_errors: tuple[type[Exception], ...]) -> None:
@@ -83,17 +131,7 @@ class SqlStaged(Staged[EntityT]):
         :class:`UniqueViolationError` when a row takes an id or a unique value already stored
         (``integrity_errors``: how the driver says so)."""
         table = self.table
-        name = table.name
-        columns = list(table.columns)
-        insert = (
-            f"INSERT INTO {name} (id, version, {''.join(c + ', ' for c in columns)}doc) "
-            f"VALUES (?, ?, {'?, ' * len(columns)}?)"
-        )
-        update = (
-            f"UPDATE {name} SET version = ?, {''.join(c + ' = ?, ' for c in columns)}doc = ? "
-            "WHERE id = ? AND version = ?"
-        )
-        delete = f"DELETE FROM {name} WHERE id = ? AND version = ?"
+        insert, update, delete = _statements(table.name, tuple(table.columns))
         for entity_id, entity in self.writes.items():
             base = self.base_versions[entity_id]
             try:

@@ -6,6 +6,10 @@ events to the outbox, in one transaction of the database: compare-and-set on ver
 any miss raises ``ConflictError`` and rolls the whole transaction back. Outbox positions come
 from a counter row incremented in that transaction, which also serializes the appends, so
 positions are gapless and in commit order.
+
+A storage may share a :class:`~.cache.ReadCache` between its units (SQLite does): the commit
+drops what it writes from it, and each unit checks it for other connections' commits before
+its first read and again after a commit or a rollback.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from marketplace_core.adapters.sql import codec
+from marketplace_core.adapters.sql.cache import ReadCache
 from marketplace_core.adapters.sql.database import SqlDatabase
 from marketplace_core.adapters.sql.repositories import (
     SqlCreditRepository,
@@ -32,6 +37,7 @@ from marketplace_core.adapters.sql.repositories import (
     SqlRoleGrantRepository,
     SqlUsageReportRepository,
     SqlUserRepository,
+    UnitReads,
 )
 from marketplace_core.adapters.sql.staging import SqlStaged, UniqueViolationError
 from marketplace_core.adapters.sql.tables import TABLES
@@ -53,14 +59,17 @@ class SqlOutbox:
         if limit is not None:
             sql += f" LIMIT {max(limit, 0):d}"
         rows = self._database.fetch(sql, (after,))
-        return [RecordedEvent(position, codec.loads_event(doc)) for position, doc in rows]
+        return [RecordedEvent(position, codec.loads_event_trusted(doc)) for position, doc in rows]
 
 
 def _commit(
-    database: SqlDatabase, staged: Sequence[SqlStaged[Any]], events: Sequence[DomainEvent]
+    database: SqlDatabase,
+    staged: Sequence[SqlStaged[Any]],
+    events: Sequence[DomainEvent],
+    cache: ReadCache | None = None,
 ) -> list[RecordedEvent]:
     """Apply ``staged`` and append ``events`` in one transaction; return the events as
-    recorded."""
+    recorded. What the transaction writes is dropped from ``cache`` inside it."""
     staged = [table for table in staged if table.writes]
     if not staged and not events:
         return []
@@ -69,6 +78,8 @@ def _commit(
     try:
         with database.transaction() as connection:
             for table in staged:
+                if cache is not None:
+                    cache.written(table.table.name, table.writes)
                 table.apply(connection, database.integrity_errors)
             if events:
                 (last,) = connection.execute(
@@ -117,18 +128,33 @@ class SqlUnitOfWork(StagedUnitOfWork[SqlStaged[Any]]):
         "deny_rules": SqlDenyRuleRepository,
     }
 
-    def __init__(self, database: SqlDatabase) -> None:
+    def __init__(self, database: SqlDatabase, cache: ReadCache | None = None) -> None:
         super().__init__()
         self._database = database
+        self._cache = cache
+        self._reads = None if cache is None else UnitReads(cache)
 
     def _repository(self, name: str, kind: type[RepositoryT]) -> RepositoryT:
         staged = self._staged[name] = SqlStaged(TABLES[name])
-        return kind(self._database, staged)
+        if self._reads is None:
+            return kind(self._database, staged)
+        return kind(self._database, staged, self._reads)
 
     def _write(
         self, staged: Sequence[SqlStaged[Any]], events: Sequence[DomainEvent]
     ) -> list[RecordedEvent]:
-        return _commit(self._database, staged, events)
+        try:
+            return _commit(self._database, staged, events, self._cache)
+        finally:
+            if self._reads is not None:
+                self._reads.fresh = False  # check the cache again before the next read
+
+    def rollback(self) -> None:
+        """Drop every staged write and event; the next read checks the cache again (a
+        unit that retries after a conflict must see what caused it)."""
+        super().rollback()
+        if self._reads is not None:
+            self._reads.fresh = False
 
     @property
     def outbox(self) -> SqlOutbox:

@@ -9,6 +9,7 @@ write; :mod:`.schema` creates them and their indexes.
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -63,7 +64,7 @@ class Table:
 
 
 def _attr(name: str) -> Callable[[Any], Any]:
-    return lambda entity: getattr(entity, name)
+    return operator.attrgetter(name)
 
 
 def _columns(*names: str, **computed: Callable[[Any], Any]) -> dict[str, Callable[[Any], Any]]:

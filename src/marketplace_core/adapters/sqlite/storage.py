@@ -11,6 +11,7 @@ import os
 from types import TracebackType
 from typing import Self
 
+from marketplace_core.adapters.sql.cache import ReadCache
 from marketplace_core.adapters.sql.storage import SqlUnitOfWork
 from marketplace_core.adapters.sqlite.database import SqliteDatabase
 
@@ -18,6 +19,10 @@ from marketplace_core.adapters.sqlite.database import SqliteDatabase
 class SqliteStorage:
     """Every aggregate in one SQLite file (WAL mode), migrated to the current schema when
     opened. Threads may share a storage; processes each open their own on the same file.
+
+    Committed rows that units read are kept in a cache shared by the storage's units
+    (:mod:`marketplace_core.adapters.sql.cache`): repeated reads cost no statement, and the
+    cache is dropped whenever another connection commits to the file.
 
     ``timeout``: how long a commit waits for another process's write lock, in seconds.
     ``synchronous``: SQLite's ``PRAGMA synchronous``; ``NORMAL`` (the default) survives a
@@ -29,6 +34,7 @@ class SqliteStorage:
     ) -> None:
         self.path = path
         self._database = SqliteDatabase(path, timeout=timeout, synchronous=synchronous)
+        self._cache = ReadCache(self._database.data_version)
 
     @classmethod
     def open(
@@ -54,4 +60,4 @@ class SqliteStorage:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work on this storage."""
-        return SqlUnitOfWork(self._database)
+        return SqlUnitOfWork(self._database, self._cache)
