@@ -34,7 +34,7 @@ SKIP_REASON = "MARKETPLACE_POSTGRES_URL is not set: start a server with .ci/post
 requires_postgres = pytest.mark.skipif(not POSTGRES_URL, reason=SKIP_REASON)
 
 _names = itertools.count(1)
-_KEPT_ROWS = ("schema_version", "outbox_counter")
+_KEPT_ROWS = ("schema_version", "outbox_counter", "table_changes")
 
 
 class ScratchSchema:

@@ -38,7 +38,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
-from marketplace_core.adapters.sql.database import Row
+from marketplace_core.adapters.sql.database import Connection, Row
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 
 
@@ -97,6 +97,20 @@ class PostgresDatabase:
         """Every row of one read, in autocommit mode (it sees every committed transaction)."""
         with self._lock:
             return self._connection.execute(translate(sql), _checked(parameters)).fetchall()
+
+    def table_changes(self) -> dict[str, int]:
+        """How many commits wrote each table (``table_changes``): the read cache's check."""
+        return dict(self.fetch("SELECT name, changes FROM table_changes"))
+
+    def note_writes(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Count one more commit to each of ``tables``, inside the commit's transaction (the
+        rows stay locked until it ends, in name order, so commits never deadlock here)."""
+        if tables:
+            connection.execute(
+                "INSERT INTO table_changes (name, changes) SELECT unnest(?::text[]), 1 "
+                "ON CONFLICT (name) DO UPDATE SET changes = table_changes.changes + 1",
+                (sorted(tables),),
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:

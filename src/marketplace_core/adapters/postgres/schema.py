@@ -10,7 +10,8 @@ schema is a new migration.
 
 The tables are SQLite's (:mod:`marketplace_core.adapters.sqlite.schema`), statement for
 statement: version 1 is SQLite's version 1 with its integer types spelled for PostgreSQL
-(``seq`` an identity column, every other integer a ``BIGINT``). ``doc`` stays ``TEXT``, not
+(``seq`` an identity column, every other integer a ``BIGINT``), plus ``table_changes``, the
+per-table commit counts the read cache checks. ``doc`` stays ``TEXT``, not
 ``JSONB``: the codec's documents keep their exact text (``"1.50"``, offsets, key order), and
 ``JSONB`` would refuse the ``\\u0000`` escape a text with NUL becomes. The tables go in the
 first schema of the connection's ``search_path`` (``public`` unless the conninfo says
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from marketplace_core.adapters.sql.tables import TABLES
 from marketplace_core.adapters.sqlite import schema as sqlite_schema
 from marketplace_core.errors import ErrorCode, MarketplaceError
 
@@ -49,8 +51,19 @@ def _from_sqlite(statement: str) -> str:
     return statement
 
 
+_TABLE_CHANGES = (
+    "CREATE TABLE table_changes (name TEXT PRIMARY KEY, changes BIGINT NOT NULL)",
+    "INSERT INTO table_changes (name, changes) VALUES "
+    + ", ".join(f"('{name}', 0)" for name in sorted(TABLES)),
+)
+"""How many commits wrote each aggregate's table: what a storage's read cache checks (one
+statement per unit of work) to keep only what no other connection changed."""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    tuple(_from_sqlite(statement) for statement in sqlite_schema.MIGRATIONS[0]),
+    (
+        *(_from_sqlite(statement) for statement in sqlite_schema.MIGRATIONS[0]),
+        *_TABLE_CHANGES,
+    ),
 )
 """The statements of each schema version, oldest first (version ``n`` is ``MIGRATIONS[n-1]``)."""
 

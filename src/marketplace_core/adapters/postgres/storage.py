@@ -12,6 +12,7 @@ from typing import Self
 
 from marketplace_core.adapters.postgres.database import PostgresDatabase
 from marketplace_core.adapters.postgres.schema import migrate
+from marketplace_core.adapters.sql.cache import ReadCache
 from marketplace_core.adapters.sql.storage import SqlUnitOfWork
 
 
@@ -19,6 +20,10 @@ class PostgresStorage:
     """Every aggregate in one PostgreSQL database, migrated to the current schema when
     opened. Threads may share a storage (its one connection is used under a lock); worker
     processes each open their own on the same database.
+
+    Committed rows that units read are kept in a cache shared by the storage's units
+    (:mod:`marketplace_core.adapters.sql.cache`); each unit first reads how many commits
+    wrote each table, and the cache keeps only the tables no other connection wrote since.
 
     ``conninfo``: a libpq connection string or URL, as
     ``postgresql://user:password@127.0.0.1:5432/market``; add
@@ -32,6 +37,7 @@ class PostgresStorage:
         except BaseException:
             self._database.close()
             raise
+        self._cache = ReadCache(self._database.table_changes)
 
     @classmethod
     def open(cls, conninfo: str) -> PostgresStorage:
@@ -56,4 +62,4 @@ class PostgresStorage:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new unit of work on this storage."""
-        return SqlUnitOfWork(self._database)
+        return SqlUnitOfWork(self._database, self._cache)

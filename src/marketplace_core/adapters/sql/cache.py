@@ -1,5 +1,6 @@
 """A storage's cache of committed rows, shared by its units of work, for databases that can
-tell cheaply whether another connection committed (SQLite's ``PRAGMA data_version``).
+tell cheaply whether another connection committed (SQLite's ``PRAGMA data_version``), or to
+which tables (PostgreSQL's ``table_changes`` counts, one statement).
 
 Commands read the same few rows over and over (the acting user and its grants, the project,
 the offering and its plans, the policies, quotas and deny rules of each scope) and write
@@ -22,7 +23,7 @@ Entities are immutable, so units share the decoded snapshots safely.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 Row = tuple[int, str, Any]
@@ -40,9 +41,9 @@ class ReadCache:
     docstring). ``change_counter`` reads the database's count of the commits made by other
     connections."""
 
-    def __init__(self, change_counter: Callable[[], Hashable]) -> None:
+    def __init__(self, change_counter: Callable[[], Hashable | Mapping[str, int]]) -> None:
         self._change_counter = change_counter
-        self._seen: Hashable = None
+        self._seen: Hashable | Mapping[str, int] = None
         self.lock = threading.Lock()
         self.generation = 0
         """Moves on every drop: a read keeps its answer only if it did not move meanwhile."""
@@ -56,11 +57,21 @@ class ReadCache:
         return table
 
     def refresh(self) -> None:
-        """Drop everything if another connection committed since the last check."""
+        """Drop what other connections may have changed since the last check: everything
+        when the change counter is one number (SQLite's), only the tables whose counts
+        moved when it counts per table (PostgreSQL's, a mapping of table name to count)."""
         seen = self._change_counter()
-        if seen != self._seen:
-            with self.lock:
-                self._seen = seen
+        if seen == self._seen:
+            return
+        with self.lock:
+            previous, self._seen = self._seen, seen
+            if isinstance(seen, Mapping) and isinstance(previous, Mapping):
+                self.generation += 1
+                for name, cached in self._tables.items():
+                    if seen.get(name) != previous.get(name):
+                        cached.rows.clear()
+                        cached.answers.clear()
+            else:
                 self._drop_all()
 
     def clear(self) -> None:

@@ -53,3 +53,8 @@ class SqlDatabase(Protocol):
     def transaction(self) -> AbstractContextManager[Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         ...
+
+    def note_writes(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Record, inside the commit's transaction, which tables it writes (for other
+        connections' read caches); a database that tells them apart otherwise does nothing."""
+        ...

@@ -81,6 +81,7 @@ def _commit(
                 if cache is not None:
                     cache.written(table.table.name, table.writes)
                 table.apply(connection, database.integrity_errors)
+            database.note_writes(connection, [table.table.name for table in staged])
             if events:
                 (last,) = connection.execute(
                     "UPDATE outbox_counter SET last_position = last_position + ? "

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from marketplace_core.adapters.sql.database import Row
+from marketplace_core.adapters.sql.database import Connection, Row
 from marketplace_core.adapters.sqlite.schema import migrate
 
 WAL_CHECKPOINT_PAGES = 4000
@@ -76,6 +76,9 @@ class SqliteDatabase:
         with self._lock:
             version: int = self._connection.execute("PRAGMA data_version").fetchone()[0]
         return version
+
+    def note_writes(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Nothing to record: other connections see any commit in ``PRAGMA data_version``."""
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
