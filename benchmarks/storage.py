@@ -56,16 +56,49 @@ from marketplace_core.testing import InstantProcessor
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ORDERS_TARGET = 3_000
 LOAD_TARGET = 2.0
+PROCESS_TARGETS = {
+    "sqlite": "no target for SQLite",
+    "postgres": "target: at least 1,000 orders/s with 4 processes",
+}
 
 
 def open_storage(kind: str, location: str, synchronous: str = "NORMAL") -> Any:
-    """The storage of ``kind`` at ``location``: a new file for SQLite (ignored in memory).
-    Another adapter adds its branch here, and a fresh location per run in :func:`main`."""
+    """The storage of ``kind`` at ``location``: a new file for SQLite, a URL whose
+    ``search_path`` names a new schema for PostgreSQL (ignored in memory)."""
     if kind == "sqlite":
         return SqliteStorage.open(location, synchronous=synchronous)
+    if kind == "postgres":
+        from marketplace_core.adapters.postgres import PostgresStorage
+
+        return PostgresStorage.open(location)
     if kind == "memory":
         return InMemoryStorage()
-    raise SystemExit(f"unknown storage kind {kind!r}: sqlite or memory")
+    raise SystemExit(f"unknown storage kind {kind!r}: sqlite, postgres or memory")
+
+
+class PostgresSchemas:
+    """New schemas on the server at ``url`` for each run, dropped at the end."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        if not url:
+            raise SystemExit("--storage postgres needs --url or MARKETPLACE_POSTGRES_URL")
+        self.url = url
+        self.admin = psycopg.connect(url, autocommit=True)
+        self.names: list[str] = []
+
+    def fresh(self, name: str) -> str:
+        schema = f"bench_{name}_{time.perf_counter_ns()}"
+        self.admin.execute(f'CREATE SCHEMA "{schema}"')
+        self.names.append(schema)
+        separator = "&" if "?" in self.url else "?"
+        return f"{self.url}{separator}options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        for schema in self.names:
+            self.admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        self.admin.close()
 
 
 class WorkerIds:
@@ -231,7 +264,12 @@ def _runs(measure: Callable[[], float], times: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--storage", default="sqlite", help="sqlite (default) or memory")
+    parser.add_argument("--storage", default="sqlite", help="sqlite (default), postgres or memory")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("MARKETPLACE_POSTGRES_URL", ""),
+        help="the PostgreSQL server (default: $MARKETPLACE_POSTGRES_URL); a schema per run",
+    )
     parser.add_argument("--folder", help="where the database files go (default: a temporary one)")
     parser.add_argument("--orders", type=int, default=5_000, help="orders per figure")
     parser.add_argument("--processes", type=int, default=4, help="worker processes")
@@ -242,9 +280,12 @@ def main() -> None:
     options = parser.parse_args()
     skip = set(filter(None, options.skip.split(",")))
     kind = options.storage
+    schemas = PostgresSchemas(options.url) if kind == "postgres" else None
     with tempfile.TemporaryDirectory(dir=options.folder) as folder:
 
         def fresh(name: str) -> str:
+            if schemas is not None:
+                return schemas.fresh(name)
             return os.path.join(folder, f"{name}-{time.perf_counter_ns()}.sqlite3")
 
         label = f"{kind}, synchronous={options.synchronous}" if kind == "sqlite" else kind
@@ -255,11 +296,10 @@ def main() -> None:
                 ),
                 options.runs,
             )
-            target = (
-                f"target: at least {ORDERS_TARGET:,} orders/s"
-                if kind == "sqlite"
-                else "the yardstick for the durable storages"
-            )
+            target = {
+                "sqlite": f"target: at least {ORDERS_TARGET:,} orders/s",
+                "postgres": "no target for one process",
+            }.get(kind, "the yardstick for the durable storages")
             print(
                 f"orders end to end, {label}, 1 process: {_figures(rates, 'orders/s')} ({target})"
             )
@@ -278,7 +318,7 @@ def main() -> None:
             print(
                 f"orders end to end, {label}, {options.processes} processes: "
                 f"{_figures([rate for rate, _ in results], 'orders/s')}, "
-                f"{retries} conflicts retried (no target for SQLite)"
+                f"{retries} conflicts retried ({PROCESS_TARGETS[kind]})"
             )
         if "load" not in skip and kind == "sqlite":
             path = fresh("load")
@@ -288,6 +328,8 @@ def main() -> None:
                 f"load {options.resources:,} resources ({label}, fresh open + full listing): "
                 f"{_figures(seconds, 's', best=min)} (target: under {LOAD_TARGET:g} s)"
             )
+    if schemas is not None:
+        schemas.drop()
 
 
 def _figures(values: list[float], unit: str, best: Callable[..., float] = max) -> str:
