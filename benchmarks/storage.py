@@ -68,7 +68,7 @@ def open_storage(kind: str, location: str, synchronous: str = "NORMAL") -> Any:
     if kind == "sqlite":
         return SqliteStorage.open(location, synchronous=synchronous)
     if kind == "postgres":
-        from marketplace_core.adapters.postgres import PostgresStorage
+        from marketplace_core.adapters.postgres import PostgresStorage  # noqa: PLC0415
 
         return PostgresStorage.open(location)
     if kind == "memory":
@@ -80,7 +80,7 @@ class PostgresSchemas:
     """New schemas on the server at ``url`` for each run, dropped at the end."""
 
     def __init__(self, url: str) -> None:
-        import psycopg
+        import psycopg  # noqa: PLC0415  (the optional postgres extra)
 
         if not url:
             raise SystemExit("--storage postgres needs --url or MARKETPLACE_POSTGRES_URL")

@@ -54,6 +54,10 @@ class SqlDatabase(Protocol):
         """One write transaction: committed when the block ends, rolled back if it raises."""
         ...
 
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        ...
+
     def note_writes(self, connection: Connection, tables: Sequence[str]) -> None:
         """Record, inside the commit's transaction, which tables it writes (for other
         connections' read caches); a database that tells them apart otherwise does nothing."""

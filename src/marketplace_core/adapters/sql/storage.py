@@ -15,7 +15,8 @@ its first read and again after a commit or a rollback.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypeVar
 
 from marketplace_core.adapters.sql import codec
 from marketplace_core.adapters.sql.cache import ReadCache
@@ -161,3 +162,31 @@ class SqlUnitOfWork(StagedUnitOfWork[SqlStaged[Any]]):
     def outbox(self) -> SqlOutbox:
         """The committed events."""
         return SqlOutbox(self._database)
+
+
+class SqlStorage:
+    """What the SQL storages share: units of work on one database, a read cache shared by
+    them, and closing (also as a context manager). Subclasses open the database."""
+
+    def __init__(self, database: SqlDatabase, cache: ReadCache | None) -> None:
+        self._database = database
+        self._cache = cache
+
+    def close(self) -> None:
+        """Close the database connection; units of work on it can no longer be used."""
+        self._database.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new unit of work on this storage."""
+        return SqlUnitOfWork(self._database, self._cache)

@@ -8,15 +8,13 @@ The units of work, repositories and outbox are the shared SQL ones
 from __future__ import annotations
 
 import os
-from types import TracebackType
-from typing import Self
 
 from marketplace_core.adapters.sql.cache import ReadCache
-from marketplace_core.adapters.sql.storage import SqlUnitOfWork
+from marketplace_core.adapters.sql.storage import SqlStorage
 from marketplace_core.adapters.sqlite.database import SqliteDatabase
 
 
-class SqliteStorage:
+class SqliteStorage(SqlStorage):
     """Every aggregate in one SQLite file (WAL mode), migrated to the current schema when
     opened. Threads may share a storage; processes each open their own on the same file.
 
@@ -33,8 +31,8 @@ class SqliteStorage:
         self, path: str | os.PathLike[str], *, timeout: float = 30.0, synchronous: str = "NORMAL"
     ) -> None:
         self.path = path
-        self._database = SqliteDatabase(path, timeout=timeout, synchronous=synchronous)
-        self._cache = ReadCache(self._database.data_version)
+        database = SqliteDatabase(path, timeout=timeout, synchronous=synchronous)
+        super().__init__(database, ReadCache(database.data_version))
 
     @classmethod
     def open(
@@ -42,22 +40,3 @@ class SqliteStorage:
     ) -> SqliteStorage:
         """The storage in the file at ``path``, created and migrated as needed."""
         return cls(path, timeout=timeout, synchronous=synchronous)
-
-    def close(self) -> None:
-        """Close the database connection; units of work on it can no longer be used."""
-        self._database.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def unit_of_work(self) -> SqlUnitOfWork:
-        """A new unit of work on this storage."""
-        return SqlUnitOfWork(self._database, self._cache)
