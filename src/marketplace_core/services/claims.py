@@ -32,7 +32,11 @@ from marketplace_core.inputs import require_int, require_string, require_text
 from marketplace_core.orders import Order, OrderState
 from marketplace_core.roles import Permission
 from marketplace_core.services.context import Context
-from marketplace_core.services.fulfilment import fail_order, finish_order, held_by_another
+from marketplace_core.services.fulfilment import (
+    check_not_held_by_another,
+    fail_order,
+    finish_order,
+)
 from marketplace_core.services.order_flow import scope_of_offering
 from marketplace_core.services.orders import list_executing_orders
 
@@ -62,14 +66,7 @@ def claim_order_for_processing(
     _check_executing(order)
     if order.dispatched_at is not None:
         return order
-    if held_by_another(ctx, order, worker_id):
-        raise ConflictError(
-            ErrorCode.ORDER_CLAIMED,
-            f"order {order.id!r} is being processed by worker {order.claimed_by!r} until "
-            f"{order.claim_expires_at:%Y-%m-%d %H:%M:%S}",
-            order_id=order.id,
-            worker_id=order.claimed_by,
-        )
+    check_not_held_by_another(ctx, order, worker_id)
     return _set_claim(ctx, order, None, worker_id, timedelta(seconds=lease_seconds))
 
 

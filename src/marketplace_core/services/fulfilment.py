@@ -74,14 +74,7 @@ def process_order_remembering(
         )
     if order.dispatched_at is not None:
         return order
-    if held_by_another(ctx, order, worker_id):
-        raise ConflictError(
-            ErrorCode.ORDER_CLAIMED,
-            f"order {order.id!r} is being processed by worker {order.claimed_by!r} until "
-            f"{order.claim_expires_at:%Y-%m-%d %H:%M:%S}",
-            order_id=order.id,
-            worker_id=order.claimed_by,
-        )
+    check_not_held_by_another(ctx, order, worker_id)
     resource = ctx.uow.resources.get(order.resource_id)
     offering = ctx.uow.offerings.get(order.offering_id)
     if answers is not None and order.id in answers:
@@ -368,6 +361,18 @@ def resource_erred_on_backend(
 def held_by_another(ctx: Context, order: Order, worker_id: str | None) -> bool:
     """Whether someone other than ``worker_id`` holds ``order`` under a running lease."""
     return order.claimed_by != worker_id and order.is_claimed_at(ctx.now)
+
+
+def check_not_held_by_another(ctx: Context, order: Order, worker_id: str | None) -> None:
+    """Refuse (``order_claimed``) an order another worker holds under a running lease."""
+    if held_by_another(ctx, order, worker_id):
+        raise ConflictError(
+            ErrorCode.ORDER_CLAIMED,
+            f"order {order.id!r} is being processed by worker {order.claimed_by!r} until "
+            f"{order.claim_expires_at:%Y-%m-%d %H:%M:%S}",
+            order_id=order.id,
+            worker_id=order.claimed_by,
+        )
 
 
 def list_orders_to_process(
