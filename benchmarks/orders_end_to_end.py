@@ -42,6 +42,12 @@ def build() -> tuple[Marketplace, str, str, str, str]:
     market = Marketplace(
         InMemoryStorage(), clock=FixedClock(START), ids=SequentialIdGenerator(), plugins=plugins
     )
+    return (market, *catalogue(market))
+
+
+def catalogue(market: Marketplace) -> tuple[str, str, str, str]:
+    """Publish one offering of the ``instant`` plugin with one plan, and make a consumer
+    organization whose owner orders: returns the ids of the owner, project, offering, plan."""
     root = market.bootstrap_staff_user("root")
     provider = market.create_organization(root.id, "Provider")
     market.register_provider(root.id, provider.id)
@@ -60,7 +66,7 @@ def build() -> tuple[Marketplace, str, str, str, str]:
     owner = market.create_user(root.id, "owner")
     market.grant_role(root.id, owner.id, Role.ORGANIZATION_OWNER, consumer.id)
     project = market.create_project(owner.id, consumer.id, "Project")
-    return market, owner.id, project.id, offering.id, plan.id
+    return owner.id, project.id, offering.id, plan.id
 
 
 def orders_per_second(count: int) -> tuple[float, float]:

@@ -36,22 +36,19 @@ from decimal import Decimal
 from typing import Any
 
 from marketplace_core import (
-    BillingType,
     ConflictError,
     FixedClock,
     InMemoryStorage,
     Marketplace,
-    OfferingComponent,
     OrderState,
-    PlanUnit,
     PluginRegistry,
     Resource,
     ResourceState,
-    Role,
     SequentialIdGenerator,
 )
 from marketplace_core.adapters.sqlite import SqliteStorage
 from marketplace_core.testing import InstantProcessor
+from orders_end_to_end import catalogue
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ORDERS_TARGET = 3_000
@@ -121,25 +118,8 @@ def marketplace(storage: Any, prefix: str) -> Marketplace:
 def set_up(market: Marketplace) -> dict[str, str]:
     """One instant offering with one plan, and a consumer organization whose owner orders;
     one order is placed so that the month's invoice exists before any worker starts."""
-    root = market.bootstrap_staff_user("root")
-    provider = market.create_organization(root.id, "Provider")
-    market.register_provider(root.id, provider.id)
-    category = market.create_category(root.id, "Compute")
-    offering = market.create_offering(
-        root.id,
-        provider.id,
-        "VMs",
-        "instant",
-        category_id=category.id,
-        components=[OfferingComponent("vm", "VM", BillingType.FIXED)],
-    )
-    plan = market.create_plan(root.id, offering.id, "Small", PlanUnit.MONTH, prices={"vm": 10})
-    market.activate_offering(root.id, offering.id)
-    consumer = market.create_organization(root.id, "Consumer")
-    owner = market.create_user(root.id, "owner")
-    market.grant_role(root.id, owner.id, Role.ORGANIZATION_OWNER, consumer.id)
-    project = market.create_project(owner.id, consumer.id, "Project")
-    world = {"owner": owner.id, "project": project.id, "offering": offering.id, "plan": plan.id}
+    owner, project, offering, plan = catalogue(market)
+    world = {"owner": owner, "project": project, "offering": offering, "plan": plan}
     place_orders(market, world, 1)
     return world
 
