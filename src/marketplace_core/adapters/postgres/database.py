@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import psycopg
@@ -65,17 +65,19 @@ class PostgresTransaction:
     """The connection inside one transaction (a
     :class:`~marketplace_core.adapters.sql.database.Connection`): ``?`` statements."""
 
-    def __init__(self, connection: psycopg.Connection[TupleRow]) -> None:
+    def __init__(
+        self, connection: psycopg.Connection[TupleRow], pipeline: psycopg.Pipeline | None = None
+    ) -> None:
         self._connection = connection
+        self.pipeline = pipeline
+        """The pipeline of a batched transaction, else ``None``."""
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[TupleRow]:
-        """Run one statement."""
-        return self._connection.execute(translate(sql), _checked(parameters))
-
-    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]], /) -> None:
-        """Run one statement once per parameter row."""
-        with self._connection.cursor() as cursor:
-            cursor.executemany(translate(sql), [_checked(row) for row in parameters])
+        """Run one statement. In a pipeline, statements are not prepared on the server: a
+        failed statement skips the rest of the pipeline, prepared ones included, and psycopg
+        would then believe them prepared."""
+        prepare = False if self.pipeline is not None else None
+        return self._connection.execute(translate(sql), _checked(parameters), prepare=prepare)
 
 
 class PostgresDatabase:
@@ -112,17 +114,22 @@ class PostgresDatabase:
                 (sorted(tables),),
             )
 
+    batches_commits = True
+    """A commit's statements go out in one pipeline: two round trips instead of one each."""
+
     @contextmanager
-    def transaction(self) -> Iterator[PostgresTransaction]:
+    def transaction(self, batched: bool = False) -> Iterator[PostgresTransaction]:
         """``BEGIN ISOLATION LEVEL READ COMMITTED`` ... ``COMMIT``, or ``ROLLBACK`` if the
-        block raises. A deadlock PostgreSQL broke by aborting this transaction raises
-        :class:`ConflictError` (``stale_version``)."""
+        block raises. ``batched``: in psycopg's pipeline mode, statements are sent without
+        waiting for their answers (see :meth:`settle`). A deadlock PostgreSQL broke by
+        aborting this transaction raises :class:`ConflictError` (``stale_version``)."""
         with self._lock:
             connection = self._connection
-            connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             try:
-                yield PostgresTransaction(connection)
-                connection.execute("COMMIT")
+                with connection.pipeline() if batched else nullcontext() as pipeline:
+                    connection.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    yield PostgresTransaction(connection, pipeline)
+                    connection.execute("COMMIT")
             except BaseException as error:
                 if connection.info.transaction_status in (
                     TransactionStatus.INTRANS,
@@ -137,6 +144,12 @@ class PostgresDatabase:
                         "nothing was written: reload and retry",
                     ) from error
                 raise
+
+    def settle(self, connection: Connection) -> None:
+        """Wait for the answers to every statement sent so far in a batched transaction;
+        raises the first statement's error."""
+        if isinstance(connection, PostgresTransaction) and connection.pipeline is not None:
+            connection.pipeline.sync()
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

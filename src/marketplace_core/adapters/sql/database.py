@@ -35,10 +35,6 @@ class Connection(Protocol):
         """Run one statement (``?`` placeholders)."""
         ...
 
-    def executemany(self, sql: str, parameters: Sequence[Sequence[Any]], /) -> Any:
-        """Run one statement once per parameter row (``?`` placeholders)."""
-        ...
-
 
 class SqlDatabase(Protocol):
     """A database the SQL adapters run on."""
@@ -50,8 +46,18 @@ class SqlDatabase(Protocol):
         """Every row of one read, outside any transaction."""
         ...
 
-    def transaction(self) -> AbstractContextManager[Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+    batches_commits: bool
+    """Whether :meth:`transaction` can send statements without waiting for each answer
+    (``batched=True``); rows touched are then known only after :meth:`settle`."""
+
+    def transaction(self, batched: bool = False) -> AbstractContextManager[Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+        ``batched``: send statements without waiting (where :attr:`batches_commits`)."""
+        ...
+
+    def settle(self, connection: Connection) -> None:
+        """Wait for the answers to every statement sent in a batched transaction; raises
+        the first statement's error."""
         ...
 
     def close(self) -> None:

@@ -13,9 +13,11 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from marketplace_core.adapters.sql import codec
 from marketplace_core.adapters.sql.cache import Row as DecodedRow
-from marketplace_core.adapters.sql.database import Connection, SqlDatabase
+from marketplace_core.adapters.sql.database import Connection, Cursor, SqlDatabase
 from marketplace_core.adapters.sql.tables import Table
 from marketplace_core.adapters.staging import EntityT, KeyFunction, Staged
 from marketplace_core.errors import ConflictError, ErrorCode
@@ -124,40 +126,42 @@ class SqlStaged(Staged[EntityT]):
             found, lambda entity_id: found[entity_id][1], position, matches, candidates
         )
 
-    def apply(self, connection: Connection, integrity_errors: tuple[type[Exception], ...]) -> None:
+    def apply(
+        self,
+        connection: Connection,
+        integrity_errors: tuple[type[Exception], ...],
+        deferred: list[Touched] | None = None,
+    ) -> None:
         """Write every staged change inside the commit's transaction: inserts for adds,
         ``UPDATE``/``DELETE ... WHERE id = ? AND version = ?`` for the rest. Raises
         :class:`ConflictError` when a row is missing or changed since, and
         :class:`UniqueViolationError` when a row takes an id or a unique value already stored
-        (``integrity_errors``: how the driver says so)."""
+        (``integrity_errors``: how the driver says so). In a batched transaction the rows
+        touched are not known yet: ``deferred`` collects them for :func:`check_touched`."""
         table = self.table
         insert, update, delete = _statements(table.name, tuple(table.columns))
         for entity_id, entity in self.writes.items():
             base = self.base_versions[entity_id]
             try:
                 if entity is None:
-                    touched = connection.execute(delete, (entity_id, base)).rowcount
+                    cursor = connection.execute(delete, (entity_id, base))
                 elif base == 0:
                     values = table.column_values(entity)
                     document = codec.dumps(entity)
                     connection.execute(insert, (entity_id, entity.version, *values, document))
-                    touched = 1
+                    continue
                 else:
                     values = table.column_values(entity)
                     document = codec.dumps(entity)
                     parameters = (entity.version, *values, document, entity_id, base)
-                    touched = connection.execute(update, parameters).rowcount
+                    cursor = connection.execute(update, parameters)
             except integrity_errors as error:
                 raise UniqueViolationError(self, entity_id, error) from error
-            if touched != 1:
-                raise ConflictError(
-                    ErrorCode.STALE_VERSION,
-                    f"{table.entity} {entity_id!r} was changed by another unit of work since "
-                    "it was read; nothing was written, reload and retry",
-                    entity=table.entity,
-                    id=entity_id,
-                    expected_version=base,
-                )
+            touched = Touched(cursor, self, entity_id)
+            if deferred is None:
+                touched.check()
+            else:
+                deferred.append(touched)
 
     def taken(self, database: SqlDatabase, violation: UniqueViolationError) -> ConflictError:
         """The conflict to raise for ``violation``, told apart (after the rollback) into an
@@ -172,6 +176,30 @@ class SqlStaged(Staged[EntityT]):
                 f"({violation.error}); nothing was written"
             )
         return ConflictError(ErrorCode.ALREADY_EXISTS, message, entity=entity, id=entity_id)
+
+
+@attrs.frozen
+class Touched:
+    """An ``UPDATE`` or ``DELETE`` of one staged row: its cursor says whether it touched
+    the row (a compare-and-set that matched)."""
+
+    cursor: Cursor
+    staged: SqlStaged[Any]
+    entity_id: str
+
+    def check(self) -> None:
+        """Raise :class:`ConflictError` (``stale_version``) unless exactly the row was
+        touched: missing, or changed since it was read."""
+        if self.cursor.rowcount != 1:
+            table = self.staged.table
+            raise ConflictError(
+                ErrorCode.STALE_VERSION,
+                f"{table.entity} {self.entity_id!r} was changed by another unit of work since "
+                "it was read; nothing was written, reload and retry",
+                entity=table.entity,
+                id=self.entity_id,
+                expected_version=self.staged.base_versions[self.entity_id],
+            )
 
 
 class UniqueViolationError(Exception):

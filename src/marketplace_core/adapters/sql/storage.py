@@ -14,6 +14,7 @@ its first read and again after a commit or a rollback.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
@@ -40,7 +41,7 @@ from marketplace_core.adapters.sql.repositories import (
     SqlUserRepository,
     UnitReads,
 )
-from marketplace_core.adapters.sql.staging import SqlStaged, UniqueViolationError
+from marketplace_core.adapters.sql.staging import SqlStaged, Touched, UniqueViolationError
 from marketplace_core.adapters.sql.tables import TABLES
 from marketplace_core.adapters.unit_of_work import StagedUnitOfWork
 from marketplace_core.events import DomainEvent, RecordedEvent
@@ -70,39 +71,82 @@ def _commit(
     cache: ReadCache | None = None,
 ) -> list[RecordedEvent]:
     """Apply ``staged`` and append ``events`` in one transaction; return the events as
-    recorded. What the transaction writes is dropped from ``cache`` inside it."""
+    recorded. What the transaction writes is dropped from ``cache`` inside it.
+
+    Where the database batches commits (PostgreSQL), every statement is sent at once and
+    the answers are awaited twice: before the outbox positions are known, and at the commit.
+    A unique index that refuses a batched row does not say which staged row it was, so the
+    commit, rolled back, runs again one statement at a time to name it.
+    """
     staged = [table for table in staged if table.writes]
     if not staged and not events:
         return []
     documents = [codec.dumps_event(event) for event in events]
-    recorded: list[RecordedEvent] = []
     try:
-        with database.transaction() as connection:
-            for table in staged:
-                if cache is not None:
-                    cache.written(table.table.name, table.writes)
-                table.apply(connection, database.integrity_errors)
-            database.note_writes(connection, [table.table.name for table in staged])
-            if events:
-                (last,) = connection.execute(
-                    "UPDATE outbox_counter SET last_position = last_position + ? "
-                    "WHERE id = 1 RETURNING last_position",
-                    (len(events),),
-                ).fetchone()
-                start = last - len(events) + 1
-                connection.executemany(
-                    "INSERT INTO outbox (position, event_type, doc) VALUES (?, ?, ?)",
-                    [
-                        (start + i, event.event_type, document)
-                        for i, (event, document) in enumerate(zip(events, documents, strict=True))
-                    ],
-                )
-                recorded = [RecordedEvent(start + i, event) for i, event in enumerate(events)]
+        try:
+            recorded = _write(database, staged, events, documents, cache, database.batches_commits)
+        except database.integrity_errors:
+            if not database.batches_commits:
+                raise
+            recorded = _write(database, staged, events, documents, cache, False)
     except UniqueViolationError as violation:
         raise violation.staged.taken(database, violation) from violation.error
     for table in staged:
         table.clear()
     return recorded
+
+
+def _write(
+    database: SqlDatabase,
+    staged: Sequence[SqlStaged[Any]],
+    events: Sequence[DomainEvent],
+    documents: Sequence[str],
+    cache: ReadCache | None,
+    batched: bool,
+) -> list[RecordedEvent]:
+    """One try at :func:`_commit`'s transaction."""
+    recorded: list[RecordedEvent] = []
+    deferred: list[Touched] | None = [] if batched else None
+    with database.transaction(batched) as connection:
+        for table in staged:
+            if cache is not None:
+                cache.written(table.table.name, table.writes)
+            table.apply(connection, database.integrity_errors, deferred)
+        database.note_writes(connection, [table.table.name for table in staged])
+        if events:
+            # Fetching the new position waits for every statement sent before it.
+            (last,) = connection.execute(
+                "UPDATE outbox_counter SET last_position = last_position + ? "
+                "WHERE id = 1 RETURNING last_position",
+                (len(events),),
+            ).fetchone()
+        elif deferred:
+            database.settle(connection)
+        for touched in deferred or ():
+            touched.check()
+        if events:
+            start = last - len(events) + 1
+            rows = [
+                (start + i, event.event_type, document)
+                for i, (event, document) in enumerate(zip(events, documents, strict=True))
+            ]
+            for first in range(0, len(rows), OUTBOX_ROWS_PER_STATEMENT):
+                chunk = rows[first : first + OUTBOX_ROWS_PER_STATEMENT]
+                connection.execute(_outbox_insert(len(chunk)), [v for row in chunk for v in row])
+            recorded = [RecordedEvent(start + i, event) for i, event in enumerate(events)]
+    return recorded
+
+
+OUTBOX_ROWS_PER_STATEMENT = 500
+"""Events appended by one statement (three parameters each: well under SQLite's limit)."""
+
+
+@functools.lru_cache(maxsize=OUTBOX_ROWS_PER_STATEMENT)
+def _outbox_insert(rows: int) -> str:
+    """One ``INSERT`` of ``rows`` outbox rows: a commit's events cost one statement."""
+    return "INSERT INTO outbox (position, event_type, doc) VALUES " + ", ".join(
+        ["(?, ?, ?)"] * rows
+    )
 
 
 class SqlUnitOfWork(StagedUnitOfWork[SqlStaged[Any]]):

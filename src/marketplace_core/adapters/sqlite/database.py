@@ -77,11 +77,17 @@ class SqliteDatabase:
             version: int = self._connection.execute("PRAGMA data_version").fetchone()[0]
         return version
 
+    batches_commits = False
+    """SQLite runs in this process: each statement's answer is there at once."""
+
+    def settle(self, connection: Connection) -> None:
+        """Nothing to wait for (statements are never batched)."""
+
     def note_writes(self, connection: Connection, tables: Sequence[str]) -> None:
         """Nothing to record: other connections see any commit in ``PRAGMA data_version``."""
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, batched: bool = False) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` if the block raises."""
         with self._lock:
             connection = self._connection
