@@ -11,7 +11,6 @@ from marketplace_core.testing.processor_contract import (
 )
 from marketplace_core.testing.processors import InstantProcessor, Outcome, ScriptedProcessor
 from marketplace_core.testing.slurm import FakeSlurmRunner
-from marketplace_core.testing.stateful import MarketplaceComparison
 from marketplace_core.testing.storage_contract import (
     AGGREGATES,
     AggregateSpec,
@@ -26,7 +25,6 @@ __all__ = [
     "FakeSlurmRunner",
     "InstantProcessor",
     "KeyedQuery",
-    "MarketplaceComparison",
     "Outcome",
     "ProcessorContract",
     "ScriptedProcessor",
