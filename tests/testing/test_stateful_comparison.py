@@ -27,8 +27,12 @@ class MemoryComparison(MarketplaceComparison):
 
 class SqliteComparison(MarketplaceComparison):
     def make_storage(self) -> Storage:
-        folder = Path(tempfile.mkdtemp(prefix="comparison-"))
-        return SqliteStorage.open(folder / "market.db")
+        self.folder = tempfile.TemporaryDirectory(prefix="comparison-")
+        return SqliteStorage.open(Path(self.folder.name) / "market.db")
+
+    def teardown(self) -> None:
+        super().teardown()
+        self.folder.cleanup()
 
 
 TestMemoryComparison = MemoryComparison.TestCase

@@ -86,12 +86,19 @@ class MarketplaceComparison(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.subject = self._side(self.make_storage())
+        self.storage = self.make_storage()
+        self.subject = self._side(self.storage)
         self.reference = self._side(InMemoryStorage())
         self.orders: list[str] = []
         self.resources: list[str] = []
         self.keys: list[str] = []
         self.world = self._both_setup()
+
+    def teardown(self) -> None:
+        """Close the storage under test, when it has a ``close``."""
+        close = getattr(self.storage, "close", None)
+        if close is not None:
+            close()
 
     def _side(self, storage: Storage) -> _Side:
         clock = FixedClock(COMPARISON_START)
