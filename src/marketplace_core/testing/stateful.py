@@ -6,7 +6,9 @@ in-memory reference, command by command.
 :class:`~marketplace_core.adapters.memory.InMemoryStorage`. Both start from the same
 catalogue, with the same clock and sequential ids, so every observable result must be the
 same: what a command returns, or the error class and code it raises, and afterwards the
-orders, resources, usage and invoices each side reports. Every step calls
+orders, resources, usage and invoices each side reports. The commands: orders on two plans
+with a limit, plan switches, limit changes, provider reviews, cancellations, terminations,
+usage reports (new and repeated keys), the due jobs, billing runs and clock moves. Every step calls
 :func:`hypothesis.note`, so a failure reads as a script of facade calls.
 
 A host subclasses it and says how to open a new, empty storage::
@@ -80,7 +82,9 @@ class MarketplaceComparison(RuleBasedStateMachine):
         ``instant`` plugin, which finishes every order at once)."""
         plugins = PluginRegistry()
         plugins.register(
-            "instant", InstantProcessor(), PluginCapabilities(needs_provider_review=True)
+            "instant",
+            InstantProcessor(),
+            PluginCapabilities(needs_provider_review=True, can_update_limits=True),
         )
         return plugins
 
@@ -129,11 +133,12 @@ class MarketplaceComparison(RuleBasedStateMachine):
             components=[
                 OfferingComponent("node", "Node", BillingType.FIXED),
                 OfferingComponent("cpu", "CPU hours", BillingType.USAGE),
+                OfferingComponent("storage", "Storage", BillingType.LIMIT),
             ],
         )
         prices: list[tuple[str, PlanUnit, dict[str, Decimal | int | str]]] = [
-            ("Monthly", PlanUnit.MONTH, {"node": 10, "cpu": "0.5"}),
-            ("Daily", PlanUnit.DAY, {"node": "0.4", "cpu": "0.25"}),
+            ("Monthly", PlanUnit.MONTH, {"node": 10, "cpu": "0.5", "storage": "0.02"}),
+            ("Daily", PlanUnit.DAY, {"node": "0.4", "cpu": "0.25", "storage": "0.001"}),
         ]
         plans = [
             market.create_plan(root.id, offering.id, name, unit, prices=table).id
@@ -170,8 +175,8 @@ class MarketplaceComparison(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(plan=st.sampled_from(["plan-0", "plan-1"]))
-    def order(self, plan: str) -> None:
+    @rule(plan=st.sampled_from(["plan-0", "plan-1"]), storage=st.integers(1, 1000))
+    def order(self, plan: str, storage: int) -> None:
         world = self.world
         kind, order = self.both(
             "order_resource",
@@ -180,6 +185,7 @@ class MarketplaceComparison(RuleBasedStateMachine):
             world["offering"],
             world[plan],
             f"resource {len(self.orders)}",
+            limits={"storage": storage},
         )
         if kind == "ok":
             self.orders.append(order.id)
@@ -202,6 +208,26 @@ class MarketplaceComparison(RuleBasedStateMachine):
     def terminate(self, data: st.DataObject) -> None:
         resource_id = data.draw(st.sampled_from(self.resources), label="resource")
         kind, order = self.both("order_termination", self.world["owner"], resource_id)
+        if kind == "ok":
+            self.orders.append(order.id)
+
+    @precondition(lambda self: self.resources)
+    @rule(data=st.data(), plan=st.sampled_from(["plan-0", "plan-1"]))
+    def switch_plan(self, data: st.DataObject, plan: str) -> None:
+        resource_id = data.draw(st.sampled_from(self.resources), label="resource")
+        kind, order = self.both(
+            "order_plan_switch", self.world["owner"], resource_id, self.world[plan]
+        )
+        if kind == "ok":
+            self.orders.append(order.id)
+
+    @precondition(lambda self: self.resources)
+    @rule(data=st.data(), storage=st.integers(1, 1000))
+    def change_limits(self, data: st.DataObject, storage: int) -> None:
+        resource_id = data.draw(st.sampled_from(self.resources), label="resource")
+        kind, order = self.both(
+            "order_limit_change", self.world["owner"], resource_id, {"storage": storage}
+        )
         if kind == "ok":
             self.orders.append(order.id)
 
