@@ -9,7 +9,7 @@ import pytest
 
 from marketplace_core import ValidationError
 from marketplace_core.__main__ import main
-from marketplace_core.adapters.locations import is_sqlite, open_storage
+from marketplace_core.adapters.locations import open_storage, sqlite_path
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.adapters.sqlite import SqliteStorage
 
@@ -90,12 +90,8 @@ def test_locations_name_memory_sqlite_and_postgresql(tmp_path: Path):
         assert isinstance(storage, SqliteStorage)
         storage.close()
     assert file.is_file()
-    assert [is_sqlite(x) for x in ("memory", "postgresql://h/db", "postgres://h/db", "a.db")] == [
-        False,
-        False,
-        False,
-        True,
-    ]
+    named = ("memory", "postgresql://h/db", "postgres://h/db", "a.db", "sqlite:a.db")
+    assert [sqlite_path(x) for x in named] == [None, None, None, "a.db", "a.db"]
 
 
 @pytest.mark.parametrize("location", ["", "   ", None])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from marketplace_core import __version__
-from marketplace_core.adapters.locations import is_sqlite, open_storage
+from marketplace_core.adapters.locations import open_storage, sqlite_path
 from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
 from marketplace_core.errors import MarketplaceError
@@ -73,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_demo(sys.stdout, arguments.db)
         else:
             database = arguments.database
-            if is_sqlite(database) and not Path(database.removeprefix("sqlite:")).is_file():
+            path = sqlite_path(database)
+            if path is not None and not Path(path).is_file():
                 parser.error(f"no database file at {database!r}")
             show_events(sys.stdout, arguments.database, arguments.after, arguments.limit)
     except MarketplaceError as error:

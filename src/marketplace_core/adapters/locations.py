@@ -21,9 +21,12 @@ MEMORY = ("memory", ":memory:")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def is_sqlite(location: str) -> bool:
-    """Whether ``location`` names a SQLite file."""
-    return location not in MEMORY and not location.startswith(POSTGRES_SCHEMES)
+def sqlite_path(location: str) -> str | None:
+    """The SQLite file path ``location`` names (without a ``sqlite:`` prefix), or ``None``
+    when it names another storage."""
+    if location in MEMORY or location.startswith(POSTGRES_SCHEMES):
+        return None
+    return location.removeprefix("sqlite:")
 
 
 def open_storage(location: str) -> ClosableStorage:
@@ -38,9 +41,10 @@ def open_storage(location: str) -> ClosableStorage:
         )
     if location in MEMORY:
         return InMemoryStorage()
-    if location.startswith(POSTGRES_SCHEMES):
-        # Imported here: psycopg is an optional dependency (the ``postgres`` extra).
-        from marketplace_core.adapters.postgres import PostgresStorage  # noqa: PLC0415
+    path = sqlite_path(location)
+    if path is not None:
+        return SqliteStorage.open(path)
+    # Imported here: psycopg is an optional dependency (the ``postgres`` extra).
+    from marketplace_core.adapters.postgres import PostgresStorage  # noqa: PLC0415
 
-        return PostgresStorage.open(location)
-    return SqliteStorage.open(location.removeprefix("sqlite:"))
+    return PostgresStorage.open(location)
