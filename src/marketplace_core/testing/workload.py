@@ -299,12 +299,8 @@ def storage_problems(storage: Storage) -> list[str]:
         events = uow.outbox.read()
         reports = uow.usage_reports.all()
         items = uow.invoice_items.all()
-        latest = {
-            (report.resource_id, report.component_type, report.month): uow.usage_reports.latest(
-                report.resource_id, report.component_type, report.month
-            )
-            for report in reports
-        }
+        months = {(report.resource_id, report.component_type, report.month) for report in reports}
+        latest = {key: uow.usage_reports.latest(*key) for key in months}
     positions = [recorded.position for recorded in events]
     if positions != list(range(1, len(positions) + 1)):
         problems.append(f"outbox positions are not gapless from 1: {positions[:10]}...")
