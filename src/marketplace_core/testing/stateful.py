@@ -6,7 +6,7 @@ in-memory reference, command by command.
 :class:`~marketplace_core.adapters.memory.InMemoryStorage`. Both start from the same
 catalogue, with the same clock and sequential ids, so every observable result must be the
 same: what a command returns, or the error class and code it raises, and afterwards the
-orders, resources, usage and invoices each side reports. The commands: orders on two plans
+orders, resources, usage and invoices each side reports. The commands: orders on three plans
 with a limit, plan switches, limit changes, provider reviews, cancellations, terminations,
 usage reports (new and repeated keys), the due jobs, billing runs and clock moves. Every step calls
 :func:`hypothesis.note`, so a failure reads as a script of facade calls.
@@ -41,11 +41,11 @@ from marketplace_core.clocks import FixedClock
 from marketplace_core.errors import MarketplaceError
 from marketplace_core.ids import SequentialIdGenerator
 from marketplace_core.marketplace import Marketplace
-from marketplace_core.offerings import BillingType, OfferingComponent, PlanUnit
+from marketplace_core.offerings import PlanUnit
 from marketplace_core.plugins import PluginCapabilities, PluginRegistry
 from marketplace_core.ports import Storage
-from marketplace_core.roles import Role
 from marketplace_core.testing.processors import InstantProcessor
+from marketplace_core.testing.strategies.marketplaces import OrderingWorld, build_ordering_world
 
 COMPARISON_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 """When both clocks start."""
@@ -96,7 +96,7 @@ class MarketplaceComparison(RuleBasedStateMachine):
         self.orders: list[str] = []
         self.resources: list[str] = []
         self.keys: list[str] = []
-        self.world = self._both_setup()
+        self.world, self.plans = self._both_setup()
 
     def teardown(self) -> None:
         """Close the storage under test, when it has a ``close``."""
@@ -111,53 +111,25 @@ class MarketplaceComparison(RuleBasedStateMachine):
         )
         return _Side(market, clock)
 
-    def _both_setup(self) -> dict[str, str]:
+    def _both_setup(self) -> tuple[OrderingWorld, dict[str, str]]:
         worlds = [self._set_up(side.market) for side in (self.subject, self.reference)]
         assert worlds[0] == worlds[1], f"the two catalogues differ: {worlds}"
         return worlds[0]
 
     @staticmethod
-    def _set_up(market: Marketplace) -> dict[str, str]:
-        root = market.bootstrap_staff_user("root")
-        provider = market.create_organization(root.id, "Provider")
-        market.register_provider(root.id, provider.id)
-        provider_owner = market.create_user(root.id, "provider-owner")
-        market.grant_role(root.id, provider_owner.id, Role.ORGANIZATION_OWNER, provider.id)
-        category = market.create_category(root.id, "Compute")
-        offering = market.create_offering(
-            root.id,
-            provider.id,
-            "Cluster",
-            "instant",
-            category_id=category.id,
-            components=[
-                OfferingComponent("node", "Node", BillingType.FIXED),
-                OfferingComponent("cpu", "CPU hours", BillingType.USAGE),
-                OfferingComponent("storage", "Storage", BillingType.LIMIT),
-            ],
+    def _set_up(market: Marketplace) -> tuple[OrderingWorld, dict[str, str]]:
+        """The strategies' ordering world on the ``instant`` plugin, and a third plan billed
+        by the day; returns the world and its plans by rule name."""
+        staff_id = market.bootstrap_staff_user("root").id
+        world = build_ordering_world(market, staff_id, "instant")
+        daily = market.create_plan(
+            staff_id,
+            world.offering_id,
+            "Daily",
+            PlanUnit.DAY,
+            prices={"storage": "0.001", "cpu": "0.25", "base": "0.4"},
         )
-        prices: list[tuple[str, PlanUnit, dict[str, Decimal | int | str]]] = [
-            ("Monthly", PlanUnit.MONTH, {"node": 10, "cpu": "0.5", "storage": "0.02"}),
-            ("Daily", PlanUnit.DAY, {"node": "0.4", "cpu": "0.25", "storage": "0.001"}),
-        ]
-        plans = [
-            market.create_plan(root.id, offering.id, name, unit, prices=table).id
-            for name, unit, table in prices
-        ]
-        market.activate_offering(root.id, offering.id)
-        consumer = market.create_organization(root.id, "Consumer")
-        owner = market.create_user(root.id, "owner")
-        market.grant_role(root.id, owner.id, Role.ORGANIZATION_OWNER, consumer.id)
-        project = market.create_project(owner.id, consumer.id, "Project")
-        return {
-            "owner": owner.id,
-            "provider_owner": provider_owner.id,
-            "project": project.id,
-            "offering": offering.id,
-            "consumer": consumer.id,
-            "plan-0": plans[0],
-            "plan-1": plans[1],
-        }
+        return world, {"plan-0": world.plan_ids[0], "plan-1": world.plan_ids[1], "daily": daily.id}
 
     def both(self, name: str, *arguments: Any, **keywords: Any) -> Outcome:
         """Call facade method ``name`` on both sides; fail unless they agree."""
@@ -175,15 +147,15 @@ class MarketplaceComparison(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(plan=st.sampled_from(["plan-0", "plan-1"]), storage=st.integers(1, 1000))
+    @rule(plan=st.sampled_from(["plan-0", "plan-1", "daily"]), storage=st.integers(1, 1000))
     def order(self, plan: str, storage: int) -> None:
         world = self.world
         kind, order = self.both(
             "order_resource",
-            world["owner"],
-            world["project"],
-            world["offering"],
-            world[plan],
+            world.owner_id,
+            world.project_id,
+            world.offering_id,
+            self.plans[plan],
             f"resource {len(self.orders)}",
             limits={"storage": storage},
         )
@@ -197,26 +169,26 @@ class MarketplaceComparison(RuleBasedStateMachine):
         order_id = data.draw(st.sampled_from(self.orders), label="order")
         world = self.world
         if verdict == "approve":
-            self.both("approve_order_as_provider", world["provider_owner"], order_id)
+            self.both("approve_order_as_provider", world.provider_owner_id, order_id)
         elif verdict == "reject":
-            self.both("reject_order", world["provider_owner"], order_id)
+            self.both("reject_order", world.provider_owner_id, order_id)
         else:
-            self.both("cancel_order", world["owner"], order_id)
+            self.both("cancel_order", world.owner_id, order_id)
 
     @precondition(lambda self: self.resources)
     @rule(data=st.data())
     def terminate(self, data: st.DataObject) -> None:
         resource_id = data.draw(st.sampled_from(self.resources), label="resource")
-        kind, order = self.both("order_termination", self.world["owner"], resource_id)
+        kind, order = self.both("order_termination", self.world.owner_id, resource_id)
         if kind == "ok":
             self.orders.append(order.id)
 
     @precondition(lambda self: self.resources)
-    @rule(data=st.data(), plan=st.sampled_from(["plan-0", "plan-1"]))
+    @rule(data=st.data(), plan=st.sampled_from(["plan-0", "plan-1", "daily"]))
     def switch_plan(self, data: st.DataObject, plan: str) -> None:
         resource_id = data.draw(st.sampled_from(self.resources), label="resource")
         kind, order = self.both(
-            "order_plan_switch", self.world["owner"], resource_id, self.world[plan]
+            "order_plan_switch", self.world.owner_id, resource_id, self.plans[plan]
         )
         if kind == "ok":
             self.orders.append(order.id)
@@ -226,7 +198,7 @@ class MarketplaceComparison(RuleBasedStateMachine):
     def change_limits(self, data: st.DataObject, storage: int) -> None:
         resource_id = data.draw(st.sampled_from(self.resources), label="resource")
         kind, order = self.both(
-            "order_limit_change", self.world["owner"], resource_id, {"storage": storage}
+            "order_limit_change", self.world.owner_id, resource_id, {"storage": storage}
         )
         if kind == "ok":
             self.orders.append(order.id)
@@ -246,7 +218,7 @@ class MarketplaceComparison(RuleBasedStateMachine):
             self.keys.append(key)
         self.both(
             "report_usage",
-            self.world["provider_owner"],
+            self.world.provider_owner_id,
             resource_id,
             "cpu",
             amount,
@@ -273,8 +245,8 @@ class MarketplaceComparison(RuleBasedStateMachine):
     def both_sides_report_the_same(self) -> None:
         world = self.world
         month = month_of(self.reference.clock.now())
-        self.both("list_resources", world["project"])
+        self.both("list_resources", world.project_id)
         for resource_id in self.resources:
             self.both("list_orders", resource_id)
             self.both("current_usage", resource_id, month)
-        self.both("list_invoices", world["consumer"])
+        self.both("list_invoices", world.consumer_id)

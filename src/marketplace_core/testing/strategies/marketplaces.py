@@ -71,7 +71,7 @@ ORDERING_COMPONENTS = (
 
 @attrs.frozen
 class OrderingWorld:
-    """A consumer project and an active ``basic`` offering with two plans, for order,
+    """A consumer project and an active offering (``basic`` unless told) with two plans, for order,
     usage and policy specs. ``owner`` owns the consumer (orders need no consumer review);
     ``admin`` is a project admin (orders wait for the consumer); ``provider_owner``
     approves, rejects and fulfils orders and reports usage."""
@@ -87,8 +87,11 @@ class OrderingWorld:
     plan_ids: tuple[str, str]
 
 
-def build_ordering_world(market: Marketplace, staff_id: str) -> OrderingWorld:
-    """Create an :class:`OrderingWorld` as ``staff_id``."""
+def build_ordering_world(
+    market: Marketplace, staff_id: str, plugin_type: str = SPEC_PLUGIN
+) -> OrderingWorld:
+    """Create an :class:`OrderingWorld` as ``staff_id``, its offering served by the plugin
+    ``plugin_type``."""
     consumer = market.create_organization(staff_id, "Ordering consumer")
     project = market.create_project(staff_id, consumer.id, "Ordering project")
     provider = market.create_organization(staff_id, "Ordering provider")
@@ -107,7 +110,7 @@ def build_ordering_world(market: Marketplace, staff_id: str) -> OrderingWorld:
         staff_id,
         provider.id,
         "Ordering offering",
-        SPEC_PLUGIN,
+        plugin_type,
         category_id=category.id,
         components=ORDERING_COMPONENTS,
     )
