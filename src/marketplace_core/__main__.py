@@ -1,4 +1,5 @@
-"""The command line: ``python -m marketplace_core demo`` and ``... events DATABASE``.
+"""The command line: ``python -m marketplace_core demo``, ``... events DATABASE`` and
+``... vectors DIR``.
 
 The commands work on SQLite files by default; ``events`` also reads any storage location
 :func:`~marketplace_core.adapters.locations.open_storage` understands (a PostgreSQL URL).
@@ -14,6 +15,7 @@ from typing import TextIO
 
 from marketplace_core import __version__
 from marketplace_core.adapters.locations import open_storage, sqlite_path
+from marketplace_core.conformance import run_directory
 from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
 from marketplace_core.errors import MarketplaceError
@@ -67,10 +69,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     events.add_argument("database", help="a SQLite file, or a postgresql:// URL")
     events.add_argument("--after", type=_non_negative, default=0, help="skip positions up to N")
     events.add_argument("--limit", type=_non_negative, default=50, help="show at most N events")
+    vectors = commands.add_parser(
+        "vectors", help="run the conformance vectors under a directory against this library"
+    )
+    vectors.add_argument("directory", type=Path, help="where the *.vector.json files are")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "demo":
             run_demo(sys.stdout, arguments.db)
+        elif arguments.command == "vectors":
+            if not arguments.directory.is_dir():
+                parser.error(f"no directory at {str(arguments.directory)!r}")
+            outcomes = run_directory(arguments.directory, sys.stdout)
+            if not outcomes:
+                print(f"error: no *.vector.json files under {arguments.directory}", file=sys.stderr)
+                return 1
+            return 0 if all(outcome.passed for outcome in outcomes) else 1
         else:
             database = arguments.database
             path = sqlite_path(database)

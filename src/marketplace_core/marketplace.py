@@ -504,3 +504,16 @@ class Marketplace:
     dry_run_policy = _Command(policy_dry_run.dry_run_policy)
     list_quotas = _Command(quotas.list_quotas)
     list_deny_rules = _Command(quotas.list_deny_rules)
+
+
+def command_handlers() -> dict[str, Callable[..., object]]:
+    """The service handler behind each facade command and query, by the command's name.
+
+    The handlers take the unit of work's context first; the facade fills it in. Tools that
+    describe or replay commands (the conformance vectors) read their signatures here.
+    """
+    return {
+        name: member.handler
+        for name, member in vars(Marketplace).items()
+        if isinstance(member, _Command)
+    }
