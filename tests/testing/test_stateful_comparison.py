@@ -1,20 +1,26 @@
 """The shipped comparison machine, run on every shipped storage: memory, SQLite and (when a
-server is given) PostgreSQL; and shown to catch a storage that loses a write."""
+server is given) PostgreSQL; with a host's own processors; shown to reach refusals by
+permission, policy, quota and deny rule; and shown to catch a storage that loses a write."""
 
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
+from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.adapters.postgres import PostgresStorage
 from marketplace_core.adapters.sqlite import SqliteStorage
+from marketplace_core.plugins import PluginCapabilities, PluginRegistry
 from marketplace_core.ports import Storage
+from marketplace_core.testing.processors import Outcome, ScriptedProcessor
 from marketplace_core.testing.stateful import MarketplaceComparison
+from marketplace_core.testing.strategies import SPEC_POLICY_ACTION, RecordingPolicyAction
 from tests.postgres import POSTGRES_URL, SKIP_REASON, ScratchSchema
 
 SETTINGS = settings(max_examples=100, stateful_step_count=30, deadline=None)
@@ -35,10 +41,79 @@ class SqliteComparison(MarketplaceComparison):
         self.folder.cleanup()
 
 
-TestMemoryComparison = MemoryComparison.TestCase
-TestMemoryComparison.settings = SETTINGS
 TestSqliteComparison = SqliteComparison.TestCase
-TestSqliteComparison.settings = SETTINGS
+TestSqliteComparison.settings = settings(SETTINGS, max_examples=50)
+
+
+def run_counting(machine: type[MarketplaceComparison], run_settings: settings) -> Counter[str]:
+    """Run ``machine`` (it must pass) and count what its commands reached."""
+    reached: Counter[str] = Counter()
+
+    class Counting(machine):  # type: ignore[valid-type, misc]  # a class given at run time
+        def reach(self, label: str) -> None:
+            super().reach(label)
+            reached[label] += 1
+
+    Counting.TestCase.settings = run_settings
+    Counting.TestCase("runTest").runTest()
+    return reached
+
+
+def reached_ending(reached: Counter[str], prefixes: tuple[str, ...], ending: str) -> list[str]:
+    """The labels of commands named by ``prefixes`` that reached ``ending``."""
+    return [
+        label for label in reached if label.startswith(prefixes) and label.endswith(f": {ending}")
+    ]
+
+
+ORDERING = ("order_resource", "order_plan_switch", "order_limit_change")
+
+
+def test_the_comparison_holds_in_memory_and_reaches_every_refusal() -> None:
+    reached = run_counting(MemoryComparison, settings(SETTINGS, derandomize=True, database=None))
+
+    for refusal in ("permission_denied", "quota_exceeded", "offering_denied"):
+        assert reached_ending(reached, ("order_resource",), refusal), refusal
+    for refusal in ("policy_blocks_creation", "policy_blocks_modification"):
+        assert reached_ending(reached, ORDERING, refusal), refusal
+    commands = ("create_policy", "set_quota", "add_deny_rule", "remove_deny_rule", "grant_role")
+    for command in commands:
+        assert reached_ending(reached, (command,), "ok"), command
+        assert reached_ending(reached, (command,), "permission_denied"), command
+    assert reached["order_resource as admin: ok, pending-consumer"]
+    assert reached["order_resource as owner: ok, pending-provider"]
+    assert reached["order_resource as staff: ok, done"]
+    assert reached_ending(reached, ("approve_order_as_consumer as owner",), "ok, pending-provider")
+    assert reached_ending(reached, ("approve_order_as_consumer",), "permission_denied")
+
+
+def test_the_comparison_holds_with_a_hosts_processors() -> None:
+    """A host plugs its own processors: each side gets a registry from ``make_plugins``
+    whose scripted backend answers some calls later, crashes on some and refuses some
+    orders, so backend callbacks and retries are compared too."""
+    script = (Outcome.SUCCEED, Outcome.LATER, Outcome.RAISE, Outcome.SUCCEED, Outcome.REFUSE)
+
+    class ScriptedComparison(MemoryComparison):
+        plugin_type = "scripted"
+
+        def make_plugins(self) -> PluginRegistry:
+            plugins = PluginRegistry()
+            plugins.register(
+                self.plugin_type,
+                ScriptedProcessor(islice(cycle(script), 200)),
+                PluginCapabilities(needs_provider_review=True, can_update_limits=True),
+            )
+            plugins.register_policy_action(SPEC_POLICY_ACTION, RecordingPolicyAction())
+            return plugins
+
+    reached = run_counting(
+        ScriptedComparison, settings(SETTINGS, max_examples=60, derandomize=True, database=None)
+    )
+
+    callbacks = ("resource_creation_", "resource_update_", "resource_deletion_")
+    assert [label for label in reached if label.startswith(callbacks) and ": ok, " in label]
+    assert reached_ending(reached, ("approve_order_as_provider",), "ok, executing")
+    assert [label for label in reached if label.endswith(": ok, erred")]
 
 
 @pytest.fixture(scope="module")
@@ -61,22 +136,24 @@ def test_the_comparison_holds_on_postgresql(postgres_schema: ScratchSchema) -> N
 
 
 class ForgetfulStorage:
-    """In-memory storage that silently drops every third commit's writes: the machine must
-    notice."""
+    """In-memory storage that, once armed, silently drops every third commit's writes: the
+    machine must notice."""
 
     def __init__(self) -> None:
         self.storage = InMemoryStorage()
         self.commits = 0
+        self.armed = False
 
     def unit_of_work(self) -> Any:
         unit = self.storage.unit_of_work()
         commit = unit.commit
 
         def forgetful_commit() -> Any:
-            self.commits += 1
-            if self.commits > 12 and self.commits % 3 == 0:
-                unit.rollback()
-                return []
+            if self.armed:
+                self.commits += 1
+                if self.commits % 3 == 0:
+                    unit.rollback()
+                    return []
             return commit()
 
         unit.commit = forgetful_commit
@@ -88,6 +165,12 @@ def test_the_comparison_catches_a_storage_that_loses_writes() -> None:
         def make_storage(self) -> Storage:
             return ForgetfulStorage()
 
-    ForgetfulComparison.TestCase.settings = settings(SETTINGS, max_examples=50, database=None)
+        def __init__(self) -> None:
+            super().__init__()
+            self.storage.armed = True  # type: ignore[attr-defined]  # the forgetful one
+
+    ForgetfulComparison.TestCase.settings = settings(
+        SETTINGS, max_examples=50, database=None, phases=[Phase.generate]
+    )
     with pytest.raises(AssertionError, match="the storage under test gave"):
         ForgetfulComparison.TestCase("runTest").runTest()
