@@ -8,7 +8,12 @@ the design, for random worlds.
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import attrs
 import pytest
@@ -33,11 +38,26 @@ from marketplace_core import (
     User,
 )
 from marketplace_core.approvals import (
+    APPROVAL_TABLES,
+    CONSUMER_REVIEW,
+    NEEDED,
+    NEXT_STEP,
+    PROVIDER_REVIEW,
+    SKIPPED,
+    ApprovalFact,
+    ApprovalRow,
+    ApprovalTable,
+    LazyFacts,
     May,
+    approval_tables,
+    consumer_review_facts,
+    consumer_review_row,
     needs_consumer_review,
     needs_provider_review,
     next_step,
+    provider_review_row,
 )
+from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.orders import OrderEvent
 from marketplace_core.roles import Permission, Scope
 from tests.support import CPU, START, World, build_world, snapshot
@@ -357,6 +377,494 @@ def test_a_consumer_reviewed_order_waits_for_its_project_then_the_provider_then_
         next_step(project_started=project_started, provider_review_needed=provider_review_needed)
         is step
     )
+
+
+# --------------------------------------------------------------------------- the tables
+
+CONSUMER_ROW_EXAMPLES = [
+    pytest.param(CREATE, None, PROJECT, SHARED, (), "system-creator", id="system"),
+    pytest.param(CREATE, ROOT, PROJECT, SHARED, (), "staff-creator", id="staff"),
+    pytest.param(CREATE, ALICE, AUTO_PROJECT, SHARED, (), "project-auto-approves", id="auto"),
+    pytest.param(
+        CREATE,
+        ALICE,
+        PROJECT,
+        PRIVATE_TO_ORG,
+        [(APPROVE_PRIVATE, PROJECT.id)],
+        "private-offering-approver",
+        id="private approver",
+    ),
+    pytest.param(
+        CREATE, ALICE, PROJECT, OWN_LIMITED_AUTO, (), "own-organization-auto-approve", id="own"
+    ),
+    pytest.param(
+        TERMINATE,
+        ALICE,
+        PROJECT,
+        SHARED,
+        [(APPROVE, PROVIDER)],
+        "termination-by-provider-approver",
+        id="termination",
+    ),
+    pytest.param(
+        CREATE,
+        ALICE,
+        PROJECT,
+        PRIVATE_TO_PROJECT,
+        [(APPROVE, CONSUMER)],
+        "creator-approves-orders",
+        id="approver",
+    ),
+    pytest.param(CREATE, ALICE, PROJECT, OWN_PRIVATE_AUTO, (), "review-needed", id="needed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("order_type", "creator", "project", "offering_", "grants", "row_id"), CONSUMER_ROW_EXAMPLES
+)
+def test_each_consumer_row_decides_the_case_it_describes(
+    order_type, creator, project, offering_, grants, row_id
+):
+    row = consumer_review_row(order_type, creator, project, offering_, may_from(*grants))
+    assert row.id == row_id
+    assert row is CONSUMER_REVIEW.row(row_id)
+
+
+PROVIDER_ROW_EXAMPLES = [
+    pytest.param(False, True, CONSUMER_APPROVER, "offering-waives-review", id="offering"),
+    pytest.param(None, False, CONSUMER_APPROVER, "plugin-waives-review", id="plugin"),
+    pytest.param(True, False, BY_NOBODY, "consumer-reviewed-by-system", id="system"),
+    pytest.param(True, False, PROVIDER_APPROVER, "reviewer-approves-for-provider", id="owner"),
+    pytest.param(None, True, CONSUMER_APPROVER, "review-needed", id="needed"),
+]
+
+
+@pytest.mark.parametrize(("option", "plugin_default", "reviewer", "row_id"), PROVIDER_ROW_EXAMPLES)
+def test_each_provider_row_decides_the_case_it_describes(option, plugin_default, reviewer, row_id):
+    row = provider_review_row(
+        offering(needs_provider_review=option),
+        PluginCapabilities(needs_provider_review=plugin_default),
+        reviewer,
+        may_from(*REVIEWER_GRANTS.get(reviewer.id if reviewer else "", ())),
+    )
+    assert row.id == row_id
+
+
+@pytest.mark.parametrize(
+    ("table", "examples"),
+    [(CONSUMER_REVIEW, CONSUMER_ROW_EXAMPLES), (PROVIDER_REVIEW, PROVIDER_ROW_EXAMPLES)],
+    ids=["consumer", "provider"],
+)
+def test_every_review_row_has_an_example_above(table: ApprovalTable, examples):
+    assert [example.values[-1] for example in examples] == [row.id for row in table.rows]
+
+
+def asking(*grants: tuple[Permission, str]) -> tuple[May, list[tuple[Permission, str]]]:
+    """A ``may`` holding ``grants``, and the list of questions it was asked."""
+    asked: list[tuple[Permission, str]] = []
+    answer = may_from(*grants)
+
+    def may(permission: Permission, scope: Scope) -> bool:
+        asked.append((permission, scope.id))
+        return answer(permission, scope)
+
+    return may, asked
+
+
+@pytest.mark.parametrize(
+    ("order_type", "creator", "project", "offering_", "grants", "questions"),
+    [
+        pytest.param(CREATE, None, PROJECT, SHARED, (), [], id="system"),
+        pytest.param(CREATE, ROOT, PROJECT, SHARED, (), [], id="staff"),
+        pytest.param(CREATE, ALICE, AUTO_PROJECT, PRIVATE_TO_ORG, (), [], id="auto"),
+        pytest.param(CREATE, ALICE, PROJECT, OWN_SHARED_AUTO, (), [], id="own, option on"),
+        pytest.param(
+            CREATE,
+            ALICE,
+            PROJECT,
+            SHARED,
+            [(APPROVE, CONSUMER)],
+            [(APPROVE, PROJECT.id)],
+            id="shared, approver",
+        ),
+        pytest.param(
+            CREATE,
+            ALICE,
+            PROJECT,
+            PRIVATE_TO_ORG,
+            [(APPROVE_PRIVATE, PROJECT.id)],
+            [(APPROVE_PRIVATE, PROJECT.id)],
+            id="private, private approver",
+        ),
+        pytest.param(
+            CREATE,
+            ALICE,
+            PROJECT,
+            PRIVATE_TO_ORG,
+            (),
+            [(APPROVE_PRIVATE, PROJECT.id), (APPROVE, PROJECT.id)],
+            id="private, nobody",
+        ),
+        pytest.param(
+            TERMINATE,
+            ALICE,
+            PROJECT,
+            SHARED,
+            [(APPROVE, PROVIDER)],
+            [(APPROVE, "offering-1")],
+            id="termination, provider approver",
+        ),
+        pytest.param(
+            TERMINATE,
+            ALICE,
+            PROJECT,
+            SHARED,
+            (),
+            [(APPROVE, "offering-1"), (APPROVE, PROJECT.id)],
+            id="termination, nobody",
+        ),
+    ],
+)
+def test_the_consumer_decision_asks_only_the_questions_its_rows_reach_once_each(
+    order_type, creator, project, offering_, grants, questions
+):
+    may, asked = asking(*grants)
+    consumer_review_row(order_type, creator, project, offering_, may)
+    assert asked == questions
+
+
+@pytest.mark.parametrize(
+    ("option", "plugin_default", "reviewer", "questions"),
+    [
+        (False, True, CONSUMER_APPROVER, []),
+        (None, False, CONSUMER_APPROVER, []),
+        (True, True, BY_NOBODY, []),
+        (None, True, CONSUMER_APPROVER, [(APPROVE, "offering-1")]),
+        (True, False, PROVIDER_APPROVER, [(APPROVE, "offering-1")]),
+    ],
+)
+def test_the_provider_decision_asks_at_most_once_and_only_when_the_review_is_required(
+    option, plugin_default, reviewer, questions
+):
+    may, asked = asking(*REVIEWER_GRANTS.get(reviewer.id if reviewer else "", ()))
+    provider_review_row(
+        offering(needs_provider_review=option),
+        PluginCapabilities(needs_provider_review=plugin_default),
+        reviewer,
+        may,
+    )
+    assert asked == questions
+
+
+def test_lazy_facts_compute_each_fact_once_and_only_when_read():
+    calls: list[str] = []
+
+    def fact(name: str, value: bool) -> Callable[[str], bool]:
+        def compute(subject: str) -> bool:
+            calls.append(f"{name} of {subject}")
+            return value
+
+        return compute
+
+    facts = LazyFacts({"a": fact("a", True), "b": fact("b", False)}, "case")
+    assert (facts["b"], facts["b"], "a" in facts, "c" in facts) == (False, False, True, False)
+    assert calls == ["b of case"]
+    assert facts.computed == {"b": False}
+    assert dict(facts) == {"a": True, "b": False}
+    assert calls == ["b of case", "a of case"]
+    with pytest.raises(KeyError):
+        facts["c"]
+
+
+def test_the_facts_of_an_order_name_exactly_the_facts_of_its_table():
+    facts = consumer_review_facts(CREATE, ALICE, PROJECT, SHARED, may_from())
+    assert tuple(facts) == CONSUMER_REVIEW.fact_names
+    assert dict(facts) == {
+        "placed_by_system": False,
+        "creator_is_staff": False,
+        "project_auto_approves": False,
+        "offering_private": False,
+        "creator_approves_private_orders": False,
+        "offering_of_own_organization": False,
+        "auto_approve_in_provider_projects": False,
+        "termination": False,
+        "creator_approves_for_provider": False,
+        "creator_approves_orders": False,
+    }
+
+
+# The rules in the words of the design, written apart from the tables: each takes one value
+# for every fact and says the outcome.
+
+
+def consumer_review_reference(f: Mapping[str, bool]) -> str:
+    skipped = (
+        f["placed_by_system"]
+        or f["creator_is_staff"]
+        or f["project_auto_approves"]
+        or (f["offering_private"] and f["creator_approves_private_orders"])
+        or (
+            not f["offering_private"]
+            and f["offering_of_own_organization"]
+            and f["auto_approve_in_provider_projects"]
+        )
+        or (f["termination"] and f["creator_approves_for_provider"])
+        or f["creator_approves_orders"]
+    )
+    return SKIPPED if skipped else NEEDED
+
+
+def provider_review_reference(f: Mapping[str, bool]) -> str:
+    required = (
+        f["offering_requires_review"] if f["offering_sets_review"] else f["plugin_requires_review"]
+    )
+    by_someone_else = (
+        not f["consumer_reviewed_by_system"] and not f["reviewer_approves_for_provider"]
+    )
+    return NEEDED if required and by_someone_else else SKIPPED
+
+
+def next_step_reference(f: Mapping[str, bool]) -> str:
+    if not f["project_started"]:
+        return "hold_for_project"
+    return "request_provider_review" if f["provider_review_needed"] else "execute"
+
+
+REFERENCES = {
+    "consumer_review": consumer_review_reference,
+    "provider_review": provider_review_reference,
+    "next_step": next_step_reference,
+}
+
+
+def every_case(table: ApprovalTable) -> Iterator[dict[str, bool]]:
+    """Every combination of values of the table's facts."""
+    names = table.fact_names
+    for values in itertools.product((False, True), repeat=len(names)):
+        yield dict(zip(names, values, strict=True))
+
+
+def first_match(rows: tuple[ApprovalRow, ...], facts: Mapping[str, bool]) -> ApprovalRow | None:
+    """The first of ``rows`` whose every condition holds, read without the table's code."""
+    return next(
+        (row for row in rows if all(facts[name] == value for name, value in row.when.items())),
+        None,
+    )
+
+
+by_table = pytest.mark.parametrize("table", APPROVAL_TABLES, ids=lambda table: table.name)
+
+
+@by_table
+def test_every_case_of_a_table_decides_as_the_rules_in_words(table: ApprovalTable):
+    reference = REFERENCES[table.name]
+    for facts in every_case(table):
+        assert table.decide(facts).outcome == reference(facts), facts
+
+
+@by_table
+def test_the_table_decides_by_its_first_matching_row(table: ApprovalTable):
+    for facts in every_case(table):
+        assert table.decide(facts) is first_match(table.rows, facts)
+
+
+@by_table
+def test_every_row_decides_some_case_and_none_could_be_dropped(table: ApprovalTable):
+    deciding = {table.decide(facts).id for facts in every_case(table)}
+    assert deciding == {row.id for row in table.rows}, "a row is shadowed by the rows above it"
+    for index in range(len(table.rows) - 1):
+        without = table.rows[:index] + table.rows[index + 1 :]
+        changed = [
+            facts
+            for facts in every_case(table)
+            if getattr(first_match(without, facts), "outcome", None) != table.decide(facts).outcome
+        ]
+        assert changed, f"row {table.rows[index].id!r} changes no decision"
+
+
+def test_next_step_fires_the_event_its_table_decides():
+    for facts in every_case(NEXT_STEP):
+        assert next_step(**facts).value == NEXT_STEP.decide(facts).outcome
+
+
+# --------------------------------------------------------------------------- the export
+
+
+def decide_from_json(table: Mapping[str, object], facts: Mapping[str, bool]) -> str:
+    """How a port reads an exported table: the first row whose ``when`` holds decides."""
+    rows = table["rows"]
+    assert isinstance(rows, list)
+    for row in rows:
+        if all(facts[name] == value for name, value in row["when"].items()):
+            return str(row["outcome"])
+    raise AssertionError("no row matched")
+
+
+def test_the_exported_tables_are_json_and_decide_as_the_library():
+    exported = json.loads(json.dumps(approval_tables()))
+    assert list(exported) == ["consumer_review", "provider_review", "next_step"]
+    for table in APPROVAL_TABLES:
+        data = exported[table.name]
+        assert data["evaluation"] == "first-match"
+        assert [fact["name"] for fact in data["facts"]] == list(table.fact_names)
+        assert all(fact["description"] for fact in data["facts"])
+        assert all(row["description"] for row in data["rows"])
+        for facts in every_case(table):
+            assert decide_from_json(data, facts) == table.decide(facts).outcome
+
+
+def test_the_next_step_table_exports_as_documented():
+    assert approval_tables()["next_step"] == {
+        "name": "next_step",
+        "description": NEXT_STEP.description,
+        "evaluation": "first-match",
+        "facts": [
+            {"name": "project_started", "description": NEXT_STEP.facts[0].description},
+            {"name": "provider_review_needed", "description": NEXT_STEP.facts[1].description},
+        ],
+        "outcomes": ["hold_for_project", "request_provider_review", "execute"],
+        "rows": [
+            {
+                "id": "project-not-started",
+                "when": {"project_started": False},
+                "outcome": "hold_for_project",
+                "description": NEXT_STEP.rows[0].description,
+            },
+            {
+                "id": "provider-review-needed",
+                "when": {"provider_review_needed": True},
+                "outcome": "request_provider_review",
+                "description": NEXT_STEP.rows[1].description,
+            },
+            {
+                "id": "execute",
+                "when": {},
+                "outcome": "execute",
+                "description": NEXT_STEP.rows[2].description,
+            },
+        ],
+    }
+
+
+def test_the_exported_conditions_follow_the_order_the_facts_are_declared_in():
+    row = ApprovalRow("r", {"b": True, "a": False}, "x", "R.")
+    table = ApprovalTable(
+        "t",
+        "T?",
+        (ApprovalFact("a", "A."), ApprovalFact("b", "B.")),
+        ("x",),
+        (row, ApprovalRow("rest", {}, "x", "Rest.")),
+    )
+    rows = table.to_table()["rows"]
+    assert isinstance(rows, list)
+    assert list(rows[0]["when"]) == ["a", "b"]
+
+
+@by_table
+def test_the_approval_tables_in_the_docs_are_generated_from_the_code(table: ApprovalTable):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "orders.md").read_text("utf-8")
+    name = f"{table.name} table"
+    match = re.search(
+        rf"<!-- BEGIN GENERATED: {name} -->\n(.*?)<!-- END GENERATED: {name} -->",
+        text,
+        flags=re.DOTALL,
+    )
+    assert match is not None, f"docs/orders.md lost its generated {name} block"
+    assert match.group(1) == table.to_markdown()
+
+
+# --------------------------------------------------------------------------- declaring a table
+
+FACT_A = ApprovalFact("a", "A holds.")
+REST = ApprovalRow("rest", {}, "no", "Otherwise no.")
+
+
+def table_of(*rows: ApprovalRow, facts: tuple[ApprovalFact, ...] = (FACT_A,)) -> ApprovalTable:
+    return ApprovalTable("demo", "Demo?", facts, ("yes", "no"), rows)
+
+
+@pytest.mark.parametrize(
+    ("build", "complaint", "fields"),
+    [
+        pytest.param(
+            lambda: table_of(REST, facts=(FACT_A, FACT_A)),
+            "fact name 'a' must be snake_case and unique",
+            {"fact": "a"},
+            id="duplicate fact",
+        ),
+        pytest.param(
+            lambda: table_of(REST, facts=(ApprovalFact("Bad-Name", "B."),)),
+            "fact name 'Bad-Name' must be snake_case",
+            {"fact": "Bad-Name"},
+            id="fact name",
+        ),
+        pytest.param(table_of, "approval table 'demo' has no rows", {}, id="no rows"),
+        pytest.param(
+            lambda: table_of(ApprovalRow("Yes_A", {"a": True}, "yes", "Y."), REST),
+            "row id 'Yes_A' must be kebab-case",
+            {"row": "Yes_A"},
+            id="row id",
+        ),
+        pytest.param(
+            lambda: table_of(ApprovalRow("rest", {"a": True}, "yes", "Y."), REST),
+            "row id 'rest' must be kebab-case and unique",
+            {"row": "rest"},
+            id="duplicate row id",
+        ),
+        pytest.param(
+            lambda: table_of(ApprovalRow("yes-b", {"b": True}, "yes", "Y."), REST),
+            "row 'yes-b' tests undeclared facts ['b']; declared: ['a']",
+            {"facts": ["b"]},
+            id="undeclared fact",
+        ),
+        pytest.param(
+            lambda: table_of(ApprovalRow("maybe", {"a": True}, "maybe", "M."), REST),
+            "row 'maybe' has outcome 'maybe', expected one of ['yes', 'no']",
+            {"outcome": "maybe"},
+            id="unknown outcome",
+        ),
+        pytest.param(
+            lambda: table_of(ApprovalRow("yes-a", {"a": True}, "yes", "Y.")),
+            "row 'yes-a' is last, so it must match every case",
+            {"row": "yes-a"},
+            id="last row has conditions",
+        ),
+        pytest.param(
+            lambda: table_of(ApprovalRow("early", {}, "yes", "Y."), REST),
+            "row 'early' matches every case, so the rows after it could never decide",
+            {"row": "early"},
+            id="catch-all before the end",
+        ),
+    ],
+)
+def test_a_malformed_table_is_refused_when_declared(build, complaint, fields):
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.code is ErrorCode.INVALID_VALUE
+    assert complaint in caught.value.message
+    assert caught.value.fields["table"] == "demo"
+    assert fields.items() <= caught.value.fields.items()
+
+
+def test_deciding_without_a_fact_a_row_reads_names_the_missing_fact():
+    with pytest.raises(ValidationError) as caught:
+        NEXT_STEP.decide({"project_started": True})
+    assert caught.value.fields == {"table": "next_step", "fact": "provider_review_needed"}
+    assert "needs fact 'provider_review_needed'" in caught.value.message
+
+
+def test_a_key_error_inside_a_fact_is_not_mistaken_for_a_missing_fact():
+    def broken(subject: None) -> bool:
+        raise KeyError("user-x")
+
+    facts = LazyFacts({"project_started": broken, "provider_review_needed": bool}, None)
+    with pytest.raises(KeyError, match="user-x"):
+        NEXT_STEP.decide(facts)
+
+
+def test_asking_for_a_row_a_table_lacks_names_it():
+    with pytest.raises(ValidationError, match="has no row 'staff'"):
+        CONSUMER_REVIEW.row("staff")
 
 
 # --------------------------------------------------------------------------- through the facade
