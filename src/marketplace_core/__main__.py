@@ -1,5 +1,5 @@
-"""The command line: ``python -m marketplace_core demo``, ``... events DATABASE`` and
-``... vectors DIR``.
+"""The command line: ``python -m marketplace_core demo``, ``... events DATABASE``,
+``... vectors DIR`` and ``... tables DIR``.
 
 The commands work on SQLite files by default; ``events`` also reads any storage location
 :func:`~marketplace_core.adapters.locations.open_storage` understands (a PostgreSQL URL).
@@ -16,6 +16,7 @@ from typing import TextIO
 from marketplace_core import __version__
 from marketplace_core.adapters.locations import open_storage, sqlite_path
 from marketplace_core.conformance import run_directory
+from marketplace_core.conformance.tables import write_tables
 from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
 from marketplace_core.errors import MarketplaceError
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "vectors", help="run the conformance vectors under a directory against this library"
     )
     vectors.add_argument("directory", type=Path, help="where the *.vector.json files are")
+    tables = commands.add_parser(
+        "tables",
+        help="write the lifecycles, approval tables, roles, commands and vocabularies as JSON",
+    )
+    tables.add_argument("directory", type=Path, help="where to write them (created if needed)")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "demo":
@@ -85,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: no *.vector.json files under {arguments.directory}", file=sys.stderr)
                 return 1
             return 0 if all(outcome.passed for outcome in outcomes) else 1
+        elif arguments.command == "tables":
+            for written in write_tables(arguments.directory):
+                print(written)
         else:
             database = arguments.database
             path = sqlite_path(database)

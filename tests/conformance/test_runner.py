@@ -28,7 +28,7 @@ from tests.conformance.world import T0, standard
 def _record() -> dict[str, Any]:
     rec = Recorder("sample/provider-approves", "A provider approves an order.", start=T0)
     standard(rec, plugin="manual")
-    rec.setup(
+    rec.step(
         "order_resource",
         actor="$owner",
         project_id="$project",
@@ -45,7 +45,7 @@ def _record() -> dict[str, Any]:
 
 
 SAMPLE = _record()
-REFUSED, APPROVED, QUERY = 0, 1, 2
+PLACED, REFUSED, APPROVED, QUERY = 0, 1, 2, 3
 
 
 def run(data: dict[str, Any]) -> str | None:
@@ -73,13 +73,13 @@ def test_the_sample_passes_on_sqlite_storage(tmp_path: Path) -> None:
     [
         pytest.param(
             lambda d: d["steps"][APPROVED]["expect"]["states"]["order"].update(order="done"),
-            "steps[1] (approve_order_as_provider): expected order $order in state 'done', "
+            "steps[2] (approve_order_as_provider): expected order $order in state 'done', "
             "got 'executing'",
             id="a state",
         ),
         pytest.param(
             lambda d: d["steps"][REFUSED]["expect"]["error"].update(code="not_found"),
-            "steps[0] (approve_order_as_provider): expected the error 'not_found', "
+            "steps[1] (approve_order_as_provider): expected the error 'not_found', "
             "got permission_denied",
             id="an error code",
         ),
@@ -92,6 +92,24 @@ def test_the_sample_passes_on_sqlite_storage(tmp_path: Path) -> None:
             lambda d: d["steps"][APPROVED]["expect"]["events"][0].update(side="consumer"),
             "events.0.side: expected 'consumer', got 'provider'",
             id="an event's field",
+        ),
+        pytest.param(
+            lambda d: d["steps"][PLACED]["expect"]["notifications"][0].update(
+                recipient_ids=["$owner"]
+            ),
+            "notifications.0.recipient_ids.0: expected '$owner', got '$provider-owner'",
+            id="a notification's recipients",
+        ),
+        pytest.param(
+            lambda d: d["steps"][PLACED]["expect"]["notifications"].clear(),
+            "notifications: expected 0 items, got 1",
+            id="a notification too many",
+        ),
+        pytest.param(
+            lambda d: d.update(process_immediately=False),
+            "steps[2] (approve_order_as_provider): result.dispatched_at: expected "
+            "'2026-01-15T09:00:00+00:00', got None",
+            id="orders left to workers",
         ),
         pytest.param(
             lambda d: d["steps"][QUERY]["expect"]["result"].update(cost="15"),
@@ -108,7 +126,7 @@ def test_the_sample_passes_on_sqlite_storage(tmp_path: Path) -> None:
                 d["steps"][REFUSED]["expect"].update(error=None)
                 or d["steps"][REFUSED]["expect"].pop("error")
             ),
-            "steps[0] (approve_order_as_provider): expected success, got permission_denied",
+            "steps[1] (approve_order_as_provider): expected success, got permission_denied",
             id="a refusal where success is expected",
         ),
         pytest.param(
@@ -176,40 +194,41 @@ def test_a_refused_command_that_commits_events_fails() -> None:
 
     failure = run(changed(swap))
     assert failure is not None
-    assert failure.startswith("steps[0]")
+    assert failure.startswith("steps[1]")
 
 
-@pytest.mark.parametrize(
-    ("edit", "where"),
-    [
-        pytest.param(lambda d: d.update(format="other/9"), "format", id="format"),
-        pytest.param(lambda d: d.pop("steps"), "steps", id="no steps"),
-        pytest.param(lambda d: d.update(start="2026-01-15 09:00"), "start", id="naive start"),
-        pytest.param(lambda d: d.update(colour="red"), "the vector", id="unknown key"),
-        pytest.param(lambda d: d["steps"][0].pop("command"), "steps[0].command", id="no command"),
-        pytest.param(lambda d: d["steps"][0].update(args=[1]), "steps[0].args", id="args list"),
-        pytest.param(
-            lambda d: d["steps"][1].update(bind={"x": "output.id"}),
-            "steps[1].bind.x",
-            id="bind path",
-        ),
-        pytest.param(
-            lambda d: d["steps"][1]["expect"].update(error={"code": "x"}),
-            "steps[1].expect",
-            id="result and error",
-        ),
-        pytest.param(
-            lambda d: d["steps"][1]["expect"].update(states={"plan": {}}),
-            "steps[1].expect.states",
-            id="state kind",
-        ),
-        pytest.param(
-            lambda d: d["steps"][1]["expect"].update(events=[{"side": "x"}]),
-            "steps[1].expect.events[0].type",
-            id="event without type",
-        ),
-    ],
-)
+MALFORMED = [
+    pytest.param(lambda d: d.update(format="other/9"), "format", id="format"),
+    pytest.param(lambda d: d.pop("steps"), "steps", id="no steps"),
+    pytest.param(lambda d: d.update(start="2026-01-15 09:00"), "start", id="naive start"),
+    pytest.param(lambda d: d.update(colour="red"), "the vector", id="unknown key"),
+    pytest.param(lambda d: d["steps"][0].pop("command"), "steps[0].command", id="no command"),
+    pytest.param(lambda d: d["steps"][0].update(args=[1]), "steps[0].args", id="args list"),
+    pytest.param(
+        lambda d: d["steps"][2].update(bind={"x": "output.id"}),
+        "steps[2].bind.x",
+        id="bind path",
+    ),
+    pytest.param(
+        lambda d: d["steps"][2]["expect"].update(error={"code": "x"}),
+        "steps[2].expect",
+        id="result and error",
+    ),
+    pytest.param(
+        lambda d: d["steps"][2]["expect"].update(states={"plan": {}}),
+        "steps[2].expect.states",
+        id="state kind",
+    ),
+    pytest.param(
+        lambda d: d["steps"][2]["expect"].update(events=[{"side": "x"}]),
+        "steps[2].expect.events[0].type",
+        id="event without type",
+    ),
+]
+"""Edits that make the sample malformed, with the place the loader names."""
+
+
+@pytest.mark.parametrize(("edit", "where"), MALFORMED)
 def test_malformed_vectors_are_refused_naming_the_place(
     edit: Callable[[dict[str, Any]], object], where: str
 ) -> None:
@@ -234,7 +253,7 @@ def test_the_command_line_prints_a_line_per_vector_and_a_summary(
     lines = capsys.readouterr().out.splitlines()
     assert status == 1
     assert lines[0].startswith("FAIL broken: ")
-    assert lines[1].startswith("FAIL sample/bad: steps[2] (get_order): result.state:")
+    assert lines[1].startswith("FAIL sample/bad: steps[3] (get_order): result.state:")
     assert lines[2] == "PASS sample/provider-approves"
     assert lines[3] == "1 passed, 2 failed"
 

@@ -73,7 +73,9 @@ def offering(
         components=tuple(components),
         **options,
     )
-    for plan_name, (unit, prices) in (plans or {"plan": (PlanUnit.MONTH, PRICES)}).items():
+    for plan_name, (unit, prices) in (
+        plans if plans is not None else {"plan": (PlanUnit.MONTH, PRICES)}
+    ).items():
         rec.setup(
             "create_plan",
             actor="$staff",

@@ -1,5 +1,5 @@
-"""The commands a vector step may name: every command and query of the facade, and the
-system's jobs (billing, due jobs, processing executing orders).
+"""The commands a vector step may name: every command and query of the facade, the system's
+jobs (billing, due jobs, processing executing orders), and the usage pull.
 
 Each is described by its parameters as the facade declares them, so the runner can check a
 step's arguments before it calls anything, and a port can read the list as data.
@@ -15,8 +15,9 @@ import attrs
 
 from marketplace_core.marketplace import Marketplace, command_handlers
 
-SYSTEM_JOBS = ("run_billing", "run_due_jobs", "process_executing_orders")
-"""The facade methods that run as the system rather than as a command with an actor."""
+FACADE_METHODS = ("run_billing", "run_due_jobs", "process_executing_orders", "pull_usage")
+"""The facade's methods beyond its commands: the system's jobs, and pulling usage from a
+backend (which a vector can only see refused, since vector plugins report no usage)."""
 
 ACTOR_PARAMETER = "actor_id"
 """The parameter that a step's ``actor`` fills."""
@@ -35,7 +36,7 @@ class Parameter:
 @attrs.frozen
 class Command:
     """A command a vector may run: its name, what declares its types (the service handler,
-    or the facade method of a system job), and its parameters (the actor's not included)."""
+    or the facade method), and its parameters (the actor's not included)."""
 
     name: str
     declaration: Callable[..., Any]
@@ -69,7 +70,7 @@ def _commands() -> dict[str, Command]:
     found: dict[str, Command] = {}
     for name, handler in command_handlers().items():
         found[name] = _command(name, handler, skip=1)  # the handler's context
-    for name in SYSTEM_JOBS:
+    for name in FACADE_METHODS:
         found[name] = _command(name, getattr(Marketplace, name), skip=1)  # self
     return dict(sorted(found.items()))
 

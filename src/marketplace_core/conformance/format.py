@@ -66,6 +66,7 @@ class Expectation:
     has_result: bool = False
     error: ExpectedError | None = None
     events: tuple[Json, ...] | None = None
+    notifications: tuple[Json, ...] | None = None
     states: Mapping[str, Mapping[str, str]] | None = None
 
 
@@ -85,13 +86,16 @@ class Step:
 
 @attrs.frozen
 class Vector:
-    """A scenario: its name and purpose, when the clock starts, the setup, the steps."""
+    """A scenario: its name and purpose, when the clock starts, the setup, the steps, and
+    whether commands hand executing orders to their processors (``False``: the orders wait
+    for ``process_executing_orders``, as with a host running workers)."""
 
     name: str
     description: str
     start: datetime
     setup: tuple[Step, ...]
     steps: tuple[Step, ...]
+    process_immediately: bool = True
 
 
 def load_vector(path: Path) -> Vector:
@@ -112,15 +116,25 @@ def load_vector(path: Path) -> Vector:
 def parse_vector(data: Json) -> Vector:
     """``data`` (a parsed vector file) as a :class:`Vector`."""
     top = _object(data, "the vector")
-    _keys(top, "the vector", {"format", "name", "description", "start", "setup", "steps"})
+    _keys(
+        top,
+        "the vector",
+        {"format", "name", "description", "start", "process_immediately", "setup", "steps"},
+    )
     if top.get("format") != FORMAT:
         raise VectorFormatError("format", f"must be {FORMAT!r}, got {top.get('format')!r}")
+    process_immediately = top.get("process_immediately", True)
+    if not isinstance(process_immediately, bool):
+        raise VectorFormatError(
+            "process_immediately", f"must be true or false, got {_kind(process_immediately)}"
+        )
     return Vector(
         name=_text(top.get("name"), "name"),
         description=_text(top.get("description", ""), "description", blank=True),
         start=_instant(top.get("start"), "start"),
         setup=_steps(top.get("setup", []), "setup"),
         steps=_steps(top.get("steps"), "steps"),
+        process_immediately=process_immediately,
     )
 
 
@@ -157,7 +171,7 @@ def _step(data: Json, where: str) -> Step:
 
 def _expectation(data: Json, where: str) -> Expectation:
     expect = _object(data, where)
-    _keys(expect, where, {"result", "error", "events", "states"})
+    _keys(expect, where, {"result", "error", "events", "notifications", "states"})
     if "result" in expect and "error" in expect:
         raise VectorFormatError(where, "cannot expect both a result and an error")
     error = None
@@ -168,15 +182,8 @@ def _expectation(data: Json, where: str) -> Expectation:
             _text(error_data.get("code"), f"{where}.error.code"),
             _object(error_data.get("fields", {}), f"{where}.error.fields"),
         )
-    events = None
-    if "events" in expect:
-        listed = expect["events"]
-        if not isinstance(listed, list):
-            raise VectorFormatError(f"{where}.events", f"must be a list, got {_kind(listed)}")
-        for index, item in enumerate(listed):
-            event = _object(item, f"{where}.events[{index}]")
-            _text(event.get("type"), f"{where}.events[{index}].type")
-        events = tuple(listed)
+    events = _messages(expect, "events", "type", where)
+    notifications = _messages(expect, "notifications", "topic", where)
     states = None
     if "states" in expect:
         states = _states(expect["states"], f"{where}.states")
@@ -185,8 +192,22 @@ def _expectation(data: Json, where: str) -> Expectation:
         has_result="result" in expect,
         error=error,
         events=events,
+        notifications=notifications,
         states=states,
     )
+
+
+def _messages(expect: dict[str, Json], key: str, kind: str, where: str) -> tuple[Json, ...] | None:
+    """The expected events or notifications: a list of objects, each with its ``kind``."""
+    if key not in expect:
+        return None
+    listed = expect[key]
+    if not isinstance(listed, list):
+        raise VectorFormatError(f"{where}.{key}", f"must be a list, got {_kind(listed)}")
+    for index, item in enumerate(listed):
+        message = _object(item, f"{where}.{key}[{index}]")
+        _text(message.get(kind), f"{where}.{key}[{index}].{kind}")
+    return tuple(listed)
 
 
 def _states(data: Json, where: str) -> Mapping[str, Mapping[str, str]]:

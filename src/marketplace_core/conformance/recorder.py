@@ -39,9 +39,9 @@ from marketplace_core.conformance.values import (
 from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.ids import SequentialIdGenerator
 
-PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:/@%+\-]*")
-"""Error field values a vector keeps: identifiers, codes, states, numbers. Prose and values
-echoed in Python's notation are left out, since ports word them differently."""
+PLAIN_VALUE = re.compile(r"\$?[A-Za-z0-9_.:/@%+\-]*")
+"""Error field values a vector keeps: names, identifiers, codes, states, numbers. Prose and
+values echoed in Python's notation are left out, since ports word them differently."""
 
 
 class _RecordingIds:
@@ -59,14 +59,20 @@ class _RecordingIds:
 
 class Recorder:
     """Records a vector named ``name`` (a path below the vector directory, without the
-    suffix: ``"orders/cancel-pending"``) from the calls made on it, starting at ``start``."""
+    suffix: ``"orders/cancel-pending"``) from the calls made on it, starting at ``start``;
+    ``process_immediately=False`` leaves executing orders to ``process_executing_orders``."""
 
-    def __init__(self, name: str, description: str, *, start: datetime) -> None:
+    def __init__(
+        self, name: str, description: str, *, start: datetime, process_immediately: bool = True
+    ) -> None:
         self.name = name
         self.description = description
         self.start = start
+        self.process_immediately = process_immediately
         self._ids = _RecordingIds()
-        self._session = Session(start, InMemoryStorage(), self._ids)
+        self._session = Session(
+            start, InMemoryStorage(), self._ids, process_immediately=process_immediately
+        )
         self._setup: list[dict[str, Json]] = []
         self._steps: list[dict[str, Json]] = []
         self._states: dict[tuple[str, str], str] = {}
@@ -85,6 +91,14 @@ class Recorder:
         ``as_`` names the result's ``id``, or (a mapping) the ids at paths in the result:
         ``{"id": "order", "resource_id": "vm"}``. Ids not named so are named by their
         value in the reference (``order-1``)."""
+        if self._steps:
+            raise ValidationError(
+                ErrorCode.INVALID_VALUE,
+                f"setup step {command!r} comes after a checked step; a vector runs every "
+                "setup step first, so record it with step()",
+                field="setup",
+                value=command,
+            )
         entry, observation = self._record(command, actor, at, as_, arguments)
         if observation.error is not None:
             raise observation.error
@@ -112,6 +126,7 @@ class Recorder:
         else:
             expect["result"] = to_expectation(named(observation.result))
             expect["events"] = to_expectation(named(observation.events))
+            expect["notifications"] = to_expectation(named(observation.notifications))
         states = self._changed_states()
         if states:
             expect["states"] = states
@@ -192,14 +207,15 @@ class Recorder:
 
     def vector(self) -> dict[str, Json]:
         """The vector recorded so far, as JSON data."""
-        return {
+        data: dict[str, Json] = {
             "format": FORMAT,
             "name": self.name,
             "description": self.description,
             "start": self.start.isoformat(),
-            "setup": self._setup,
-            "steps": self._steps,
         }
+        if not self.process_immediately:
+            data["process_immediately"] = False
+        return data | {"setup": self._setup, "steps": self._steps}
 
     def write(self, directory: Path) -> Path:
         """Check the vector by running it, then write it under ``directory``; returns the
@@ -246,15 +262,15 @@ def _plain(value: Json) -> bool:
 
 
 def _ids_in(tree: Json, path: str, key: str = "") -> Iterator[tuple[str, str]]:
-    """``(path, value)`` for every string in ``tree`` under a key ``id`` or ``..._id``, or
-    in a list under a key ``..._ids``."""
+    """``(path, value)`` for every non-empty string in ``tree`` under a key ``id`` or
+    ``..._id``, or in a list under a key ``..._ids``."""
     if isinstance(tree, dict):
         for child_key, item in tree.items():
             yield from _ids_in(item, f"{path}.{child_key}", child_key)
     elif isinstance(tree, list):
         for index, item in enumerate(tree):
             yield from _ids_in(item, f"{path}.{index}", key if key.endswith("_ids") else "")
-    elif isinstance(tree, str) and (key == "id" or key.endswith(("_id", "_ids"))):
+    elif isinstance(tree, str) and tree and (key == "id" or key.endswith(("_id", "_ids"))):
         yield path, tree
 
 

@@ -44,7 +44,12 @@ def run_vector(
     """Run ``vector`` on a new marketplace over ``storage()``; returns how it went."""
     opened = storage()
     try:
-        session = Session(vector.start, opened, ScrambledIdGenerator())
+        session = Session(
+            vector.start,
+            opened,
+            ScrambledIdGenerator(),
+            process_immediately=vector.process_immediately,
+        )
         for label, step in _labelled(vector):
             try:
                 problem = _run_step(session, step)
@@ -96,17 +101,27 @@ def _check_refusal(session: Session, step: Step, observation: Observation) -> st
     problem = mismatch(expected.fields, session.named(observe(error.fields)), "error.fields")
     if problem:
         return problem
-    if observation.events:
-        return f"the refused command committed {len(observation.events)} events"
+    if observation.events or observation.notifications:
+        return (
+            f"the refused command committed {len(observation.events)} events and sent "
+            f"{len(observation.notifications)} notifications"
+        )
     if step.bind:
         return "a refused command binds no names"
     return _check_states(session, step)
 
 
 def _check_events(session: Session, step: Step, observation: Observation) -> str | None:
-    if step.expect.events is None:
-        return None
-    return mismatch(list(step.expect.events), session.named(observation.events), "events")
+    expect = step.expect
+    if expect.events is not None:
+        problem = mismatch(list(expect.events), session.named(observation.events), "events")
+        if problem:
+            return problem
+    if expect.notifications is not None:
+        return mismatch(
+            list(expect.notifications), session.named(observation.notifications), "notifications"
+        )
+    return None
 
 
 def _check_states(session: Session, step: Step) -> str | None:

@@ -19,7 +19,19 @@ from marketplace_core.conformance.values import Json, decode_arguments, name_ids
 from marketplace_core.conformance.world import vector_marketplace
 from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import DomainEvent
+from marketplace_core.notifications import Notification
 from marketplace_core.ports import IdGenerator, Storage
+
+
+class _Outbox:
+    """A notifier that keeps what it is given, for the session to read after each step."""
+
+    def __init__(self, sent: list[Notification]) -> None:
+        self._sent = sent
+
+    def notify(self, notification: Notification) -> None:
+        self._sent.append(notification)
+
 
 STATE_GETTERS: Mapping[str, str] = {
     "order": "get_order",
@@ -40,12 +52,13 @@ class StepError(ValidationError):
 
 @attrs.frozen
 class Observation:
-    """What one step did: its observed result (``None`` when refused), its refusal, and the
-    events it committed (observed, in commit order)."""
+    """What one step did: its observed result (``None`` when refused), its refusal, the
+    events it committed (in commit order), and the notifications it sent (in order)."""
 
     result: Json
     error: MarketplaceError | None
     events: list[Json]
+    notifications: list[Json]
 
 
 def observe_event(event: DomainEvent) -> dict[str, Json]:
@@ -56,12 +69,36 @@ def observe_event(event: DomainEvent) -> dict[str, Json]:
     return {"type": event.event_type, **fields}
 
 
+def observe_notification(notification: Notification) -> dict[str, Json]:
+    """A notification as vectors show it: ``topic``, ``recipient_ids`` and ``context``; the
+    subject and body are prose, which ports word their own way."""
+    return {
+        "topic": notification.topic,
+        "recipient_ids": observe(notification.recipient_ids),
+        "context": observe(notification.context),
+    }
+
+
 class Session:
     """A marketplace for one vector, with the names its steps have bound."""
 
-    def __init__(self, start: datetime, storage: Storage, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        storage: Storage,
+        ids: IdGenerator,
+        *,
+        process_immediately: bool = True,
+    ) -> None:
         self.clock = FixedClock(start)
-        self.market = vector_marketplace(storage, self.clock, ids)
+        self._sent: list[Notification] = []
+        self.market = vector_marketplace(
+            storage,
+            self.clock,
+            ids,
+            _Outbox(self._sent),
+            process_immediately=process_immediately,
+        )
         self.ids: dict[str, str] = {}
         """Each bound name's id."""
         self.names: dict[str, str] = {}
@@ -114,7 +151,9 @@ class Session:
         if recorded:
             self._position = recorded[-1].position
         events = [observe_event(r.event) for r in recorded]
-        return Observation(None if error else observe(result), error, events)
+        notifications = [observe_notification(n) for n in self._sent]
+        self._sent.clear()
+        return Observation(None if error else observe(result), error, events, notifications)
 
     def _keywords(
         self, command: Command, actor: str | None, arguments: Mapping[str, Any]

@@ -13,6 +13,9 @@ this behaviour (see ``docs/vectors.md``):
     every backend call fails with :data:`FAILING_MESSAGE`; limits can change.
 ``bundled``
     like ``instant``, with the built-in fixed component ``licence``.
+``waiting``
+    leaves every order executing until a callback reports the outcome; no provider review
+    by default; limits cannot change and executing orders cannot be canceled.
 
 and the custom policy action ``flag``, which does nothing but fire and reset.
 """
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime
 
 from marketplace_core.errors import BackendError, ErrorCode
 from marketplace_core.marketplace import Marketplace
@@ -30,7 +32,7 @@ from marketplace_core.plugins import PluginCapabilities, PluginRegistry
 from marketplace_core.plugins.basic import BASIC_CAPABILITIES, BasicProcessor
 from marketplace_core.plugins.policy_actions import PolicyActionCall
 from marketplace_core.plugins.processor import Completed, ProcessingRequest
-from marketplace_core.ports import Clock, IdGenerator, Storage
+from marketplace_core.ports import Clock, IdGenerator, Notifier, Storage
 
 FAILING_MESSAGE = "the backend is down"
 """What the ``failing`` plugin's backend says on every call."""
@@ -86,6 +88,7 @@ def vector_plugins() -> PluginRegistry:
         _InstantProcessor(),
         PluginCapabilities(can_update_limits=True, components=(LICENCE,)),
     )
+    registry.register("waiting", BasicProcessor(), PluginCapabilities())
     registry.register_policy_action(CUSTOM_ACTION, _FlagAction())
     return registry
 
@@ -109,12 +112,22 @@ class ScrambledIdGenerator:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def vector_marketplace(storage: Storage, clock: Clock, ids: IdGenerator) -> Marketplace:
-    """The marketplace a vector runs on: ``storage``, ``clock`` and ``ids``, the vector
-    plugins, the default role table, orders processed by the command that executes them."""
-    return Marketplace(storage, clock=clock, ids=ids, plugins=vector_plugins())
-
-
-def start_of(text: str) -> datetime:
-    """The instant ``text`` (ISO 8601 with an offset) names."""
-    return datetime.fromisoformat(text)
+def vector_marketplace(
+    storage: Storage,
+    clock: Clock,
+    ids: IdGenerator,
+    notifier: Notifier,
+    *,
+    process_immediately: bool = True,
+) -> Marketplace:
+    """The marketplace a vector runs on: ``storage``, ``clock``, ``ids`` and ``notifier``,
+    the vector plugins and the default role table. With ``process_immediately`` off, orders
+    that reach ``executing`` wait for ``process_executing_orders``."""
+    return Marketplace(
+        storage,
+        clock=clock,
+        ids=ids,
+        plugins=vector_plugins(),
+        notifier=notifier,
+        process_immediately=process_immediately,
+    )
