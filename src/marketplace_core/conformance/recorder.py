@@ -28,7 +28,7 @@ from typing import Any
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.conformance.format import FORMAT, STATE_KINDS, parse_vector
 from marketplace_core.conformance.runner import VECTOR_SUFFIX, run_vector
-from marketplace_core.conformance.session import Observation, Session, StepError, value_at
+from marketplace_core.conformance.session import Observation, Session, value_at
 from marketplace_core.conformance.values import (
     Json,
     observe,
@@ -170,18 +170,7 @@ class Recorder:
         bind: dict[str, str] = {}
         chosen = {"id": as_} if isinstance(as_, str) else dict(as_ or {})
         for path, name in chosen.items():
-            try:
-                value = value_at(observation, f"result.{path}")
-            except StepError:
-                value = None
-            if not isinstance(value, str):
-                raise ValidationError(
-                    ErrorCode.INVALID_VALUE,
-                    f"as_: the result of this step has no id at {path!r} to name {name!r}",
-                    field="as_",
-                    value=name,
-                )
-            session.bind(name, value)
+            session.bind(name, value_at(observation, f"result.{path}"))
             bind[name] = f"result.{path}"
         roots = (("result", observation.result), ("events", observation.events))
         for root, tree in roots:

@@ -48,35 +48,40 @@ Json = Any
 
 
 def to_json(value: object) -> Json:
-    """``value`` as JSON data, the way vectors write arguments and expectations.
+    """``value`` as JSON data, the way vectors write arguments: attrs value types with the
+    fields that differ from their defaults (and a ``"type"`` tag when they stand in a
+    union), amounts as text, dates and instants in ISO 8601."""
+    return to_expectation(_tree(value, with_defaults=False))
 
-    attrs value types are written with the fields that differ from their defaults (and a
-    ``"type"`` tag when they stand in a union); amounts as text.
-    """
+
+def observe(value: object) -> Json:
+    """``value`` as a tree to compare with an expectation: every field of attrs instances
+    (except ``version``), enumerations as values, collections as lists and dicts; amounts,
+    dates and instants kept as they are."""
+    return _tree(value, with_defaults=True)
+
+
+def _tree(value: object, *, with_defaults: bool) -> Json:
     if isinstance(value, enum.Enum):
         return value.value
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or isinstance(value, bool | int | str | Decimal | date):
         return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
     if attrs.has(type(value)):
         data: dict[str, Json] = {}
         if type(value) in _TAGS:
             data["type"] = _TAGS[type(value)]
         for field in attrs.fields(cast(Any, type(value))):
             item = getattr(value, field.name)
-            if field.name in OMITTED_FIELDS or _is_default(field, item):
+            if field.name in OMITTED_FIELDS or (not with_defaults and _is_default(field, item)):
                 continue
-            data[field.name] = to_json(item)
+            data[field.name] = _tree(item, with_defaults=with_defaults)
         return data
     if isinstance(value, Mapping):
-        return {str(key): to_json(item) for key, item in value.items()}
+        return {str(key): _tree(item, with_defaults=with_defaults) for key, item in value.items()}
     if isinstance(value, frozenset | set):
-        return sorted((to_json(item) for item in value), key=repr)
+        return sorted((_tree(item, with_defaults=with_defaults) for item in value), key=repr)
     if isinstance(value, Iterable):
-        return [to_json(item) for item in value]
+        return [_tree(item, with_defaults=with_defaults) for item in value]
     raise TypeError(f"cannot write {type(value).__name__} {value!r} in a vector")
 
 
@@ -91,31 +96,6 @@ def _is_default(field: attrs.Attribute[Any], value: object) -> bool:
     elif field.converter is not None and callable(field.converter):
         default = field.converter(default)
     return bool(value == default)
-
-
-def observe(value: object) -> Json:
-    """``value`` as a tree to compare with an expectation: every field of attrs instances
-    (except ``version``), enumerations as values, collections as lists and dicts; amounts,
-    dates and instants kept as they are."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if value is None or isinstance(value, bool | int | str | Decimal | date):
-        return value
-    if attrs.has(type(value)):
-        data: dict[str, Json] = {}
-        if type(value) in _TAGS:
-            data["type"] = _TAGS[type(value)]
-        for field in attrs.fields(cast(Any, type(value))):
-            if field.name not in OMITTED_FIELDS:
-                data[field.name] = observe(getattr(value, field.name))
-        return data
-    if isinstance(value, Mapping):
-        return {str(key): observe(item) for key, item in value.items()}
-    if isinstance(value, frozenset | set):
-        return sorted((observe(item) for item in value), key=repr)
-    if isinstance(value, Iterable):
-        return [observe(item) for item in value]
-    raise TypeError(f"cannot observe {type(value).__name__} {value!r}")
 
 
 def to_expectation(tree: Json) -> Json:
