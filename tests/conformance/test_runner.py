@@ -22,22 +22,13 @@ from marketplace_core.conformance import (
     run_vector,
 )
 from marketplace_core.conformance.recorder import dump_vector
-from tests.conformance.world import T0, standard
+from tests.conformance.world import T0, order, standard
 
 
 def _record() -> dict[str, Any]:
     rec = Recorder("sample/provider-approves", "A provider approves an order.", start=T0)
     standard(rec, plugin="manual")
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        limits={"cores": 2},
-        as_={"id": "order", "resource_id": "vm"},
-    )
+    order(rec, as_="order", checked=True)
     rec.step("approve_order_as_provider", actor="$outsider", order_id="$order")
     rec.step("approve_order_as_provider", actor="$provider-owner", order_id="$order")
     rec.step("get_order", order_id="$order")

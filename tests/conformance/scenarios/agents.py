@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from marketplace_core.conformance import Recorder
-from tests.conformance.scenarios.orders import place_order
-from tests.conformance.world import T0, standard
+from tests.conformance.world import T0, order, standard
 
 PROVIDER = "$provider-owner"
 AFTER_LEASE = datetime(2026, 1, 15, 9, 6, tzinfo=UTC)
@@ -18,7 +17,7 @@ def _dispatched(rec: Recorder) -> None:
     """A ``manual`` offering whose provider approved ``$owner``'s order ``$order`` for
     ``$resource``: it executes, handed to the backend, and waits for an agent."""
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.setup("approve_order_as_provider", actor=PROVIDER, order_id="$order")
 
 
@@ -143,7 +142,7 @@ def vector_claim_refused_for_order_not_executing(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     _claim(rec, "agent-a", checked=True)
     return rec
 

@@ -12,13 +12,16 @@ from datetime import UTC, date, datetime
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import OfferingOptions, PrivateToOrganization
 from marketplace_core.roles import Role
-from tests.conformance.scenarios.orders import (
+from tests.conformance.world import (
     AT_LATER_START,
+    T0,
     later_project,
     manual_resource,
-    place_order,
+    offering,
+    order,
+    people,
+    standard,
 )
-from tests.conformance.world import T0, live_resource, offering, people, standard
 
 # --------------------------------------------------------------------------- consumer_review
 
@@ -41,7 +44,7 @@ def vector_consumer_review_skipped_for_system(name: str) -> Recorder:
         name="Workshop",
         end_date=date(2026, 1, 20),
     )
-    place_order(rec, project="$short")
+    order(rec, "resource", project="$short", as_="order")
     rec.step("run_due_jobs", at=datetime(2026, 1, 21, 1, 0, tzinfo=UTC))
     return rec
 
@@ -54,7 +57,7 @@ def vector_consumer_review_skipped_for_staff(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$staff", checked=True)
+    order(rec, "resource", actor="$staff", as_="order", checked=True)
     return rec
 
 
@@ -67,7 +70,7 @@ def vector_consumer_review_skipped_by_project_auto_approve(name: str) -> Recorde
     )
     standard(rec)
     rec.setup("update_project", actor="$staff", project_id="$project", auto_approve=True)
-    place_order(rec, actor="$manager", checked=True)
+    order(rec, "resource", actor="$manager", as_="order", checked=True)
     return rec
 
 
@@ -80,7 +83,7 @@ def vector_consumer_review_skipped_for_private_offering_approver(name: str) -> R
         start=T0,
     )
     standard(rec, visibility=PrivateToOrganization("$consumer"))
-    place_order(rec, actor="$manager", checked=True)
+    order(rec, "resource", actor="$manager", as_="order", checked=True)
     return rec
 
 
@@ -104,7 +107,7 @@ def vector_consumer_review_skipped_for_own_organization_offering(name: str) -> R
         role=Role.PROJECT_ADMIN,
         scope_id="$ops",
     )
-    place_order(rec, actor="$admin", project="$ops", checked=True)
+    order(rec, "resource", actor="$admin", project="$ops", as_="order", checked=True)
     return rec
 
 
@@ -119,7 +122,7 @@ def vector_consumer_review_skipped_for_termination_by_provider_approver(
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step("order_termination", actor="$provider-owner", resource_id="$resource")
     return rec
 
@@ -133,7 +136,7 @@ def vector_consumer_review_skipped_for_order_approver(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step("order_limit_change", actor="$owner", resource_id="$resource", limits={"cores": 8})
     return rec
 
@@ -146,7 +149,7 @@ def vector_consumer_review_needed(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager", checked=True)
+    order(rec, "resource", actor="$manager", as_="order", checked=True)
     return rec
 
 
@@ -161,7 +164,7 @@ def vector_provider_review_waived_by_offering(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual", options=OfferingOptions(needs_provider_review=False))
-    place_order(rec, checked=True)
+    order(rec, "resource", as_="order", checked=True)
     return rec
 
 
@@ -174,7 +177,7 @@ def vector_provider_review_waived_by_plugin(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     rec.step("approve_order_as_consumer", actor="$owner", order_id="$order")
     return rec
 
@@ -212,7 +215,7 @@ def vector_provider_review_skipped_for_provider_approver(name: str) -> Recorder:
         role=Role.ORGANIZATION_OWNER,
         scope_id="$provider",
     )
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     rec.step("approve_order_as_consumer", actor="$owner", order_id="$order")
     return rec
 
@@ -225,7 +228,7 @@ def vector_provider_review_needed(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec, checked=True)
+    order(rec, "resource", as_="order", checked=True)
     return rec
 
 
@@ -242,7 +245,7 @@ def vector_next_step_hold_for_unstarted_project(name: str) -> Recorder:
     )
     standard(rec)
     later_project(rec)
-    place_order(rec, project="$later", checked=True)
+    order(rec, "resource", project="$later", as_="order", checked=True)
     rec.step("run_due_jobs", at=datetime(2026, 1, 31, 23, 0, tzinfo=UTC))
     return rec
 
@@ -257,7 +260,7 @@ def vector_next_step_provider_review_on_release(name: str) -> Recorder:
     )
     standard(rec, plugin="manual")
     later_project(rec)
-    place_order(rec, project="$later")
+    order(rec, "resource", project="$later", as_="order")
     rec.step("run_due_jobs", at=AT_LATER_START)
     return rec
 
@@ -272,7 +275,7 @@ def vector_next_step_execute_on_release(name: str) -> Recorder:
     )
     standard(rec)
     later_project(rec)
-    place_order(rec, project="$later")
+    order(rec, "resource", project="$later", as_="order")
     rec.step("run_due_jobs", at=AT_LATER_START)
     return rec
 
@@ -288,7 +291,7 @@ def vector_approve_refused_for_member_and_outsider(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     for actor in ("$member", "$outsider", "$manager"):
         rec.step("approve_order_as_consumer", actor=actor, order_id="$order")
     return rec
@@ -302,7 +305,7 @@ def vector_approve_as_provider_refused_for_consumer(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.step("approve_order_as_provider", actor="$owner", order_id="$order")
     return rec
 
@@ -316,8 +319,8 @@ def vector_approve_refused_in_wrong_state(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
-    place_order(rec, actor="$manager", as_="waiting", resource="other")
+    order(rec, "resource", as_="order")
+    order(rec, "other", actor="$manager", as_="waiting")
     rec.step("approve_order_as_consumer", actor="$owner", order_id="$order")
     rec.step("approve_order_as_provider", actor="$provider-owner", order_id="$waiting")
     return rec

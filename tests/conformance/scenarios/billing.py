@@ -3,12 +3,11 @@ paid or canceled, credits, tax and scheduled prices."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import BillingType, OfferingComponent, PlanUnit
-from tests.conformance.world import BASE, T0, offering, people, standard
+from tests.conformance.world import BASE, T0, offering, order, people, standard
 
 JANUARY = date(2026, 1, 1)
 FEBRUARY = date(2026, 2, 1)
@@ -19,28 +18,6 @@ CPU = OfferingComponent("cpu", "CPU time", BillingType.USAGE, "hour")
 STORAGE_LIMIT = OfferingComponent(
     "storage", "Storage", BillingType.LIMIT, "GB", min_value=1, max_value=100
 )
-
-
-def _order(
-    rec: Recorder,
-    *,
-    as_: str = "resource",
-    plan: str = "$plan",
-    limits: Mapping[str, int] | None = None,
-    at: datetime | None = None,
-) -> None:
-    """Order ``$<as_>`` on ``$offering`` as ``$owner`` (an instant offering finishes it)."""
-    rec.setup(
-        "order_resource",
-        actor="$owner",
-        at=at,
-        project_id="$project",
-        offering_id="$offering",
-        plan_id=plan,
-        name=as_,
-        limits=dict(limits or {}),
-        as_={"id": f"{as_}-order", "resource_id": as_},
-    )
 
 
 def _january_invoice(rec: Recorder, *, checked: bool = False) -> None:
@@ -60,15 +37,7 @@ def _plan_unit(name: str, unit: PlanUnit, price: str, end: datetime) -> Recorder
     )
     people(rec)
     offering(rec, components=(BASE,), plans={"plan": (unit, {"base": price})})
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        as_={"id": "order", "resource_id": "vm"},
-    )
+    order(rec, limits=None, as_="order", checked=True)
     rec.step("order_termination", actor="$owner", at=end, resource_id="$vm")
     rec.step("list_resource_items", resource_id="$vm")
     return rec
@@ -111,16 +80,7 @@ def vector_activation_bills_fixed_limit_and_one_time(name: str) -> Recorder:
         components=(BASE, STORAGE_LIMIT, SETUP),
         plans={"plan": (PlanUnit.MONTH, {"base": "100", "storage": "0.10", "setup": "50"})},
     )
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        limits={"storage": 10},
-        as_={"id": "order", "resource_id": "vm"},
-    )
+    order(rec, limits={"storage": 10}, as_="order", checked=True)
     _january_invoice(rec, checked=True)
     rec.step("list_invoice_items", invoice_id="$january")
     rec.step("get_invoice_totals", invoice_id="$january")
@@ -137,7 +97,7 @@ def vector_usage_component_billed_from_reports(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, components=(BASE, CPU), plans={"plan": (PlanUnit.MONTH, {"cpu": "0.05"})})
-    _order(rec)
+    order(rec, "resource", limits={})
     rec.step(
         "report_usage",
         actor="$provider-owner",
@@ -169,7 +129,7 @@ def vector_plan_switch_charges_on_plan_switch(name: str) -> Recorder:
             "big": (PlanUnit.MONTH, {"base": "200", "switch": "20"}),
         },
     )
-    _order(rec)
+    order(rec, "resource", limits={})
     rec.step(
         "order_plan_switch",
         actor="$owner",
@@ -191,7 +151,7 @@ def vector_next_month_run_issues_invoice(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    _order(rec, limits={"cores": 2})
+    order(rec, "resource")
     _january_invoice(rec)
     rec.step("get_invoice", invoice_id="$january")
     rec.step("run_billing", at=FIRST_OF_FEBRUARY)
@@ -202,7 +162,7 @@ def vector_next_month_run_issues_invoice(name: str) -> Recorder:
 
 def _issued_january(rec: Recorder) -> None:
     standard(rec)
-    _order(rec, limits={"cores": 2})
+    order(rec, "resource")
     _january_invoice(rec)
     rec.setup("run_billing", at=FIRST_OF_FEBRUARY)
 
@@ -245,7 +205,7 @@ def vector_credit_applied_at_issue(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    _order(rec, limits={"cores": 2})
+    order(rec, "resource")
     _january_invoice(rec)
     rec.step("set_credit", actor="$staff", organization_id="$consumer", balance="5")
     rec.step("run_billing", at=FIRST_OF_FEBRUARY)
@@ -265,7 +225,7 @@ def vector_tax_percent_on_new_invoices(name: str) -> Recorder:
     )
     standard(rec)
     rec.setup("set_tax_percent", actor="$staff", organization_id="$consumer", tax_percent="7.5")
-    _order(rec, limits={"cores": 2})
+    order(rec, "resource")
     _january_invoice(rec)
     rec.step("get_invoice_totals", invoice_id="$january")
     rec.step("set_tax_percent", actor="$staff", organization_id="$consumer", tax_percent="20")
@@ -283,7 +243,7 @@ def vector_scheduled_prices_applied_by_run(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, components=(BASE,), plans={"plan": (PlanUnit.MONTH, {"base": "100"})})
-    _order(rec)
+    order(rec, "resource", limits={})
     rec.step("schedule_plan_prices", actor="$staff", plan_id="$plan", prices={"base": "120"})
     rec.step("get_plan", plan_id="$plan")
     rec.step("run_billing", at=FIRST_OF_FEBRUARY)

@@ -13,45 +13,9 @@ from marketplace_core.offerings import (
     PrivateToOrganization,
     PrivateToProject,
 )
-from tests.conformance.world import BASE, CORES, STORAGE, T0, offering, people, standard
+from tests.conformance.world import BASE, CORES, STORAGE, T0, offering, order, people, standard
 
 GPU = OfferingComponent("gpu", "GPU", BillingType.LIMIT, "card", min_value=0, max_value=4)
-
-
-def _order(
-    rec: Recorder,
-    *,
-    offering_id: str = "$offering",
-    plan_id: str = "$plan",
-    limits: dict[str, int] | None = None,
-    name: str = "vm",
-    as_: str | None = None,
-) -> None:
-    """A checked order by ``$owner`` for ``$project``."""
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id=offering_id,
-        plan_id=plan_id,
-        name=name,
-        limits={"cores": 2} if limits is None else limits,
-        as_=as_,
-    )
-
-
-def _held(rec: Recorder, name: str, limits: dict[str, int]) -> None:
-    """A resource ``$<name>`` of ``$offering``/``$plan`` holding ``limits``, made in setup."""
-    rec.setup(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name=name,
-        limits=limits,
-        as_={"id": f"{name}-order", "resource_id": name},
-    )
 
 
 # --------------------------------------------------------------------------- success
@@ -421,7 +385,7 @@ def vector_offering_archived(name: str) -> Recorder:
     rec.step(
         "add_offering_component", actor="$provider-owner", offering_id="$offering", component=GPU
     )
-    _order(rec)
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -434,10 +398,10 @@ def vector_offering_not_active(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, activate=False)
-    _order(rec)
+    order(rec, as_=None, checked=True)
     rec.step("activate_offering", actor="$staff", offering_id="$offering")
     rec.step("pause_offering", actor="$provider-owner", offering_id="$offering")
-    _order(rec)
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -469,11 +433,11 @@ def vector_offering_without_category(name: str) -> Recorder:
         as_="plan",
     )
     rec.setup("activate_offering", actor="$staff", offering_id="$offering")
-    _order(rec)
+    order(rec, as_=None, checked=True)
     rec.step(
         "update_offering", actor="$provider-owner", offering_id="$offering", category_id="$category"
     )
-    _order(rec)
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -486,7 +450,7 @@ def vector_offering_without_components(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, components=(), plans={"plan": (PlanUnit.MONTH, {})})
-    _order(rec, limits={})
+    order(rec, limits={}, as_=None, checked=True)
     return rec
 
 
@@ -542,8 +506,8 @@ def vector_private_offering_not_visible(name: str) -> Recorder:
         plans={"mine-plan": (PlanUnit.MONTH, {"cores": "1"})},
         visibility=PrivateToProject("$project"),
     )
-    _order(rec)
-    _order(rec, offering_id="$mine", plan_id="$mine-plan", name="own")
+    order(rec, as_=None, checked=True)
+    order(rec, "own", offering="$mine", plan="$mine-plan", as_=None, checked=True)
     return rec
 
 
@@ -558,11 +522,11 @@ def vector_limited_offering_visible_to_group(name: str) -> Recorder:
     people(rec)
     rec.setup("create_organization_group", actor="$staff", name="Partners", as_="partners")
     offering(rec, visibility=LimitedTo(organization_group_ids=frozenset({"$partners"})))
-    _order(rec)
+    order(rec, as_=None, checked=True)
     rec.step(
         "set_organization_group", actor="$staff", organization_id="$consumer", group_id="$partners"
     )
-    _order(rec)
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -616,10 +580,10 @@ def vector_plan_archived(name: str) -> Recorder:
         plans={"plan": (PlanUnit.MONTH, {"cores": "2"}), "other": (PlanUnit.DAY, {"cores": "1"})},
     )
     rec.step("archive_plan", actor="$provider-owner", plan_id="$plan")
-    _order(rec)
+    order(rec, as_=None, checked=True)
     rec.step("set_plan_prices", actor="$provider-owner", plan_id="$plan", prices={"cores": "1"})
     rec.step("archive_plan", actor="$provider-owner", plan_id="$plan")
-    _order(rec, plan_id="$other")
+    order(rec, plan="$other", as_=None, checked=True)
     return rec
 
 
@@ -635,7 +599,7 @@ def vector_limit_not_allowed(name: str) -> Recorder:
     )
     standard(rec)
     for component in ("storage", "base", "gpu"):
-        _order(rec, limits={"cores": 2, component: 1})
+        order(rec, limits={"cores": 2, component: 1}, as_=None, checked=True)
     return rec
 
 
@@ -648,10 +612,10 @@ def vector_limit_out_of_range(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    _order(rec, limits={"cores": 0})
-    _order(rec, limits={"cores": 65})
-    _order(rec, limits={})
-    _order(rec, limits={"cores": 64}, name="largest")
+    order(rec, limits={"cores": 0}, as_=None, checked=True)
+    order(rec, limits={"cores": 65}, as_=None, checked=True)
+    order(rec, limits={}, as_=None, checked=True)
+    order(rec, "largest", limits={"cores": 64}, as_=None, checked=True)
     return rec
 
 
@@ -665,9 +629,9 @@ def vector_limit_not_boolean(name: str) -> Recorder:
     backup = OfferingComponent("backup", "Backup", BillingType.LIMIT, is_boolean=True)
     people(rec)
     offering(rec, components=(CORES, backup), plans={"plan": (PlanUnit.MONTH, {"backup": "5"})})
-    _order(rec, limits={"cores": 1, "backup": 2})
-    _order(rec, limits={"cores": 1, "backup": 1}, name="with-backup")
-    _order(rec, limits={"cores": 1, "backup": 0}, name="without-backup")
+    order(rec, limits={"cores": 1, "backup": 2}, as_=None, checked=True)
+    order(rec, "with-backup", limits={"cores": 1, "backup": 1}, as_=None, checked=True)
+    order(rec, "without-backup", limits={"cores": 1, "backup": 0}, as_=None, checked=True)
     return rec
 
 
@@ -691,9 +655,9 @@ def vector_limit_period_amount_exceeded(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, components=(capped,), plans={"plan": (PlanUnit.MONTH, {"cores": "2"})})
-    _held(rec, "first", {"cores": 6})
-    _order(rec, limits={"cores": 5}, name="second")
-    _order(rec, limits={"cores": 4}, name="second")
+    order(rec, "first", limits={"cores": 6})
+    order(rec, "second", limits={"cores": 5}, as_=None, checked=True)
+    order(rec, "second", limits={"cores": 4}, as_=None, checked=True)
     return rec
 
 
@@ -716,7 +680,7 @@ def vector_offering_limit_cap_exceeded(name: str) -> Recorder:
     )
     people(rec)
     offering(rec, components=(capped,), plans={"plan": (PlanUnit.MONTH, {"cores": "2"})})
-    _held(rec, "first", {"cores": 6})
-    _order(rec, limits={"cores": 3}, name="second")
-    _order(rec, limits={"cores": 2}, name="second")
+    order(rec, "first", limits={"cores": 6})
+    order(rec, "second", limits={"cores": 3}, as_=None, checked=True)
+    order(rec, "second", as_=None, checked=True)
     return rec

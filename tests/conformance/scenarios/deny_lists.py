@@ -8,28 +8,7 @@ from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import PlanUnit
 from marketplace_core.quotas import DenyTarget
 from marketplace_core.roles import ScopeKind
-from tests.conformance.world import (
-    COMPONENTS,
-    PRICES,
-    T0,
-    live_resource,
-    offering,
-    people,
-    standard,
-)
-
-
-def _order(rec: Recorder, name: str, offering_id: str = "$offering") -> object:
-    return rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id=offering_id,
-        plan_id="$plan" if offering_id == "$offering" else "$other-plan",
-        name=name,
-        limits={"cores": 1},
-        as_={"id": f"{name}-order", "resource_id": name},
-    )
+from tests.conformance.world import COMPONENTS, PRICES, T0, offering, order, people, standard
 
 
 def vector_offering_rule_on_project_added_and_removed(name: str) -> Recorder:
@@ -50,10 +29,10 @@ def vector_offering_rule_on_project_added_and_removed(name: str) -> Recorder:
     rec.step("add_deny_rule", actor="$owner", **arguments)
     rec.step("add_deny_rule", actor="$staff", as_="rule", **arguments)
     rec.step("add_deny_rule", actor="$staff", **arguments)
-    _order(rec, "vm")
+    order(rec, limits={"cores": 1}, checked=True)
     rec.step("list_deny_rules", subject_kind=ScopeKind.PROJECT, subject_id="$project")
     rec.step("remove_deny_rule", actor="$staff", rule_id="$rule")
-    _order(rec, "vm")
+    order(rec, limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -68,7 +47,7 @@ def vector_category_rule_on_organization(name: str) -> Recorder:
     )
     people(rec)
     offering(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.setup("create_category", actor="$staff", as_="storage-category", title="Storage")
     rec.setup(
         "create_offering",
@@ -99,8 +78,8 @@ def vector_category_rule_on_organization(name: str) -> Recorder:
         target=DenyTarget.CATEGORY,
         target_id="$category",
     )
-    _order(rec, "vm")
-    _order(rec, "disk", "$other")
+    order(rec, limits={"cores": 1}, checked=True)
+    order(rec, "disk", offering="$other", plan="$other-plan", limits={"cores": 1}, checked=True)
     rec.step("order_limit_change", actor="$owner", resource_id="$resource", limits={"cores": 4})
     rec.step("order_termination", actor="$owner", resource_id="$resource")
     return rec

@@ -7,7 +7,7 @@ from datetime import date
 
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import PlanUnit
-from tests.conformance.world import T0, offering, people, standard
+from tests.conformance.world import T0, offering, order, people, standard
 
 
 def vector_blank_name_refused(name: str) -> Recorder:
@@ -151,15 +151,7 @@ def vector_non_integer_limit_refused(name: str) -> Recorder:
     )
     standard(rec)
     for value in ("2", True):
-        rec.step(
-            "order_resource",
-            actor="$owner",
-            project_id="$project",
-            offering_id="$offering",
-            plan_id="$plan",
-            name="vm",
-            limits={"cores": value},
-        )
+        order(rec, limits={"cores": value}, as_=None, checked=True)
     rec.step("list_project_orders", project_id="$project")
     return rec
 

@@ -1,8 +1,7 @@
 """Orders: placing, reviewing, canceling, and every transition of the order lifecycle.
 
-The helpers without the ``vector_`` prefix build the common starting points (an order
-waiting for the provider, a resource created by hand on a ``manual`` offering, a project
-that has not started); the other order areas use them too.
+The common starting points (an order, a resource created by hand on a ``manual`` offering,
+a project that has not started) are built by :mod:`tests.conformance.world`.
 """
 
 from __future__ import annotations
@@ -11,63 +10,16 @@ from datetime import UTC, date, datetime
 
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import PlanUnit
-from tests.conformance.world import PRICES, T0, live_resource, offering, people, standard
-
-LATER_START = date(2026, 2, 1)
-"""The start date of the project ``$later`` (after :data:`T0`)."""
-AT_LATER_START = datetime(2026, 2, 1, 6, 0, tzinfo=UTC)
-"""When the due jobs run on the day ``$later`` starts."""
-
-
-def place_order(
-    rec: Recorder,
-    *,
-    actor: str = "$owner",
-    project: str = "$project",
-    as_: str = "order",
-    resource: str = "resource",
-    cores: int = 2,
-    checked: bool = False,
-) -> None:
-    """``actor`` orders a resource ``$<resource>`` of ``$offering``/``$plan`` for
-    ``project``; the order is ``$<as_>``. As a checked step when ``checked``."""
-    record = rec.step if checked else rec.setup
-    record(
-        "order_resource",
-        actor=actor,
-        project_id=project,
-        offering_id="$offering",
-        plan_id="$plan",
-        name=resource,
-        limits={"cores": cores},
-        as_={"id": as_, "resource_id": resource},
-    )
-
-
-def manual_resource(rec: Recorder, *, as_: str = "resource", cores: int = 2) -> None:
-    """On a ``manual`` offering: ``$owner`` orders ``$<as_>``, the provider approves the
-    order (``$<as_>-order``) and reports the resource created (with the backend id
-    ``<as_>-backend``); it is ok."""
-    place_order(rec, as_=f"{as_}-order", resource=as_, cores=cores)
-    rec.setup("approve_order_as_provider", actor="$provider-owner", order_id=f"${as_}-order")
-    rec.setup(
-        "resource_creation_succeeded",
-        actor="$provider-owner",
-        resource_id=f"${as_}",
-        backend_id=f"{as_}-backend",
-    )
-
-
-def later_project(rec: Recorder) -> None:
-    """The project ``$later`` of ``$consumer``, starting on :data:`LATER_START`."""
-    rec.setup(
-        "create_project",
-        actor="$staff",
-        as_="later",
-        organization_id="$consumer",
-        name="Next term",
-        start_date=LATER_START,
-    )
+from tests.conformance.world import (
+    PRICES,
+    T0,
+    later_project,
+    manual_resource,
+    offering,
+    order,
+    people,
+    standard,
+)
 
 
 def vector_create_by_owner_runs_at_once(name: str) -> Recorder:
@@ -78,15 +30,7 @@ def vector_create_by_owner_runs_at_once(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        limits={"cores": 2},
-    )
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -102,7 +46,7 @@ def vector_cancel_pending_consumer_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     rec.step("cancel_order", actor="$manager", order_id="$order")
     return rec
 
@@ -116,7 +60,7 @@ def vector_reject_pending_consumer_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     rec.step("reject_order", actor="$owner", order_id="$order", reason="not this term")
     return rec
 
@@ -133,7 +77,7 @@ def vector_cancel_pending_project_order(name: str) -> Recorder:
     )
     standard(rec)
     later_project(rec)
-    place_order(rec, project="$later")
+    order(rec, "resource", project="$later", as_="order")
     rec.step("cancel_order", actor="$owner", order_id="$order")
     return rec
 
@@ -147,7 +91,7 @@ def vector_reject_pending_project_order(name: str) -> Recorder:
     )
     standard(rec)
     later_project(rec)
-    place_order(rec, project="$later", actor="$staff")
+    order(rec, "resource", actor="$staff", project="$later", as_="order")
     rec.step("reject_order", actor="$owner", order_id="$order", reason="plans changed")
     return rec
 
@@ -164,7 +108,7 @@ def vector_approve_pending_provider_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.step("approve_order_as_provider", actor="$provider-owner", order_id="$order")
     return rec
 
@@ -177,7 +121,7 @@ def vector_cancel_pending_provider_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.step("cancel_order", actor="$owner", order_id="$order")
     return rec
 
@@ -190,7 +134,7 @@ def vector_reject_pending_provider_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.step("reject_order", actor="$owner", order_id="$order", reason="mine to reject")
     rec.step("reject_order", actor="$provider-owner", order_id="$order", reason="no capacity")
     return rec
@@ -208,7 +152,7 @@ def vector_cancel_executing_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.setup("approve_order_as_provider", actor="$provider-owner", order_id="$order")
     rec.step("cancel_order", actor="$owner", order_id="$order")
     return rec
@@ -223,7 +167,7 @@ def vector_backend_failure_errs_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="failing")
-    place_order(rec, checked=True)
+    order(rec, "resource", as_="order", checked=True)
     return rec
 
 
@@ -235,7 +179,7 @@ def vector_retry_erred_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.setup("approve_order_as_provider", actor="$provider-owner", order_id="$order")
     rec.setup(
         "resource_creation_failed",
@@ -258,7 +202,7 @@ def vector_order_refused_for_outsider(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$outsider", checked=True)
+    order(rec, "resource", actor="$outsider", as_="order", checked=True)
     return rec
 
 
@@ -269,7 +213,7 @@ def vector_order_refused_for_member(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$member", checked=True)
+    order(rec, "resource", actor="$member", as_="order", checked=True)
     return rec
 
 
@@ -281,7 +225,7 @@ def vector_cancel_refused_for_outsider(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    place_order(rec, actor="$manager")
+    order(rec, "resource", actor="$manager", as_="order")
     rec.step("cancel_order", actor="$outsider", order_id="$order")
     rec.step("cancel_order", actor="$member", order_id="$order")
     return rec
@@ -294,7 +238,7 @@ def vector_cancel_refused_for_finished_order(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step("cancel_order", actor="$owner", order_id="$resource-order")
     return rec
 
@@ -329,7 +273,7 @@ def vector_update_refused_for_resource_not_ok(name: str) -> Recorder:
     )
     standard(rec, plugin="manual")
     manual_resource(rec)
-    place_order(rec, as_="fresh-order", resource="fresh")
+    order(rec, "fresh")
     rec.setup("approve_order_as_provider", actor="$provider-owner", order_id="$fresh-order")
     rec.setup(
         "resource_erred_on_backend",
@@ -349,7 +293,7 @@ def vector_plan_switch_refused_for_same_plan(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step("order_plan_switch", actor="$owner", resource_id="$resource", plan_id="$plan")
     return rec
 
@@ -361,7 +305,7 @@ def vector_limit_change_refused_for_same_limits(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec, limits={"cores": 2})
+    order(rec, "resource")
     rec.step("order_limit_change", actor="$owner", resource_id="$resource", limits={"cores": 2})
     return rec
 
@@ -376,16 +320,8 @@ def vector_order_refused_for_plan_of_another_offering(name: str) -> Recorder:
     )
     standard(rec)
     offering(rec, as_="other", plans={"other-plan": (PlanUnit.MONTH, PRICES)})
-    live_resource(rec)
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$other-plan",
-        name="vm",
-        limits={"cores": 2},
-    )
+    order(rec, "resource")
+    order(rec, plan="$other-plan", as_=None, checked=True)
     rec.step("order_plan_switch", actor="$owner", resource_id="$resource", plan_id="$other-plan")
     return rec
 
@@ -411,26 +347,10 @@ def vector_order_refused_when_plan_is_full(name: str) -> Recorder:
         max_amount=1,
     )
     rec.setup("activate_offering", actor="$staff", offering_id="$offering")
-    rec.setup(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$single",
-        name="first",
-        limits={"cores": 2},
-        as_={"id": "first-order", "resource_id": "first"},
-    )
-    second = {
-        "project_id": "$project",
-        "offering_id": "$offering",
-        "plan_id": "$single",
-        "name": "second",
-        "limits": {"cores": 2},
-    }
-    rec.step("order_resource", actor="$owner", **second)
+    order(rec, "first", plan="$single")
+    order(rec, "second", plan="$single", as_=None, checked=True)
     rec.step("order_termination", actor="$owner", resource_id="$first")
-    rec.step("order_resource", actor="$owner", **second)
+    order(rec, "second", plan="$single", as_=None, checked=True)
     return rec
 
 
@@ -451,16 +371,14 @@ def vector_order_refused_after_project_ended(name: str) -> Recorder:
         name="Workshop",
         end_date=date(2026, 1, 20),
     )
-    place_order(rec, project="$short", as_="last-day", resource="a")
-    rec.step(
-        "order_resource",
-        actor="$owner",
+    order(rec, "a", project="$short", as_="last-day")
+    order(
+        rec,
+        "b",
+        project="$short",
+        as_=None,
+        checked=True,
         at=datetime(2026, 1, 21, 9, 0, tzinfo=UTC),
-        project_id="$short",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="b",
-        limits={"cores": 2},
     )
     return rec
 

@@ -6,20 +6,7 @@ from __future__ import annotations
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import PlanUnit
 from marketplace_core.roles import Role
-from tests.conformance.world import T0, people, standard
-
-
-def _order_vm(rec: Recorder, actor: str = "$owner", *, name: str = "vm") -> None:
-    """A checked order of a resource on ``$offering``/``$plan`` for ``$project``."""
-    rec.step(
-        "order_resource",
-        actor=actor,
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name=name,
-        limits={"cores": 2},
-    )
+from tests.conformance.world import T0, order, people, standard
 
 
 def vector_organization_project_and_roles(name: str) -> Recorder:
@@ -109,22 +96,8 @@ def vector_command_naming_unknown_id_refused(name: str) -> Recorder:
     )
     standard(rec)
     rec.step("create_project", actor="$staff", organization_id="no-such-organization", name="X")
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="no-such-offering",
-        plan_id="$plan",
-        name="vm",
-    )
-    rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="no-such-plan",
-        name="vm",
-    )
+    order(rec, offering="no-such-offering", limits=None, as_=None, checked=True)
+    order(rec, plan="no-such-plan", limits=None, as_=None, checked=True)
     rec.step(
         "grant_role",
         actor="$staff",
@@ -153,7 +126,7 @@ def vector_outsider_refused(name: str) -> Recorder:
         category_id="$category",
     )
     rec.step("create_project", actor="$outsider", organization_id="$consumer", name="Mine")
-    _order_vm(rec, "$outsider")
+    order(rec, actor="$outsider", as_=None, checked=True)
     return rec
 
 
@@ -166,16 +139,7 @@ def vector_roles_bound_what_users_may_do(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    rec.setup(
-        "order_resource",
-        actor="$manager",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        limits={"cores": 2},
-        as_="order",
-    )
+    order(rec, actor="$manager", as_={"id": "order"})
     rec.step("approve_order_as_consumer", actor="$member", order_id="$order")
     rec.step("activate_offering", actor="$provider-owner", offering_id="$offering")
     rec.step(
@@ -199,10 +163,10 @@ def vector_blocked_organization_cannot_order(name: str) -> Recorder:
     )
     standard(rec)
     rec.step("block_organization", actor="$staff", organization_id="$consumer")
-    _order_vm(rec)
+    order(rec, as_=None, checked=True)
     rec.step("create_project", actor="$owner", organization_id="$consumer", name="Another")
     rec.step("unblock_organization", actor="$staff", organization_id="$consumer")
-    _order_vm(rec)
+    order(rec, as_=None, checked=True)
     return rec
 
 
@@ -215,7 +179,7 @@ def vector_blocked_provider_cannot_sell(name: str) -> Recorder:
     )
     standard(rec)
     rec.step("block_organization", actor="$staff", organization_id="$provider")
-    _order_vm(rec)
+    order(rec, as_=None, checked=True)
     rec.step(
         "create_offering",
         actor="$provider-owner",
@@ -237,7 +201,7 @@ def vector_archived_organization_is_read_only(name: str) -> Recorder:
     )
     standard(rec)
     rec.step("archive_organization", actor="$staff", organization_id="$consumer")
-    _order_vm(rec)
+    order(rec, as_=None, checked=True)
     rec.step("create_project", actor="$owner", organization_id="$consumer", name="Another")
     rec.step("rename_organization", actor="$owner", organization_id="$consumer", name="Renamed")
     rec.step("block_organization", actor="$staff", organization_id="$consumer")

@@ -18,7 +18,7 @@ from marketplace_core.policies import (
     PolicyPeriod,
 )
 from marketplace_core.roles import ScopeKind
-from tests.conformance.world import BASE, CORES, STORAGE, T0, live_resource, offering, people
+from tests.conformance.world import BASE, CORES, STORAGE, T0, offering, order, people
 
 PRICES = {"base": "100", "storage": "1", "cores": "0"}
 """A VM activated on 15 January costs 55.00 that month (17/31 → 0.55 of 100), a full month
@@ -81,34 +81,11 @@ def _report(rec: Recorder, amount: str, key: str, *, at: datetime | None = None)
     )
 
 
-def _order(rec: Recorder, name: str, *, at: datetime | None = None) -> object:
-    return rec.step(
-        "order_resource",
-        actor="$owner",
-        at=at,
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name=name,
-        limits={"cores": 1},
-        as_={"id": f"{name}-order", "resource_id": name},
-    )
-
-
 def _backed_resource(rec: Recorder) -> None:
     """``$resource`` on a ``manual`` offering, approved and created with the backend id
     ``vm-1`` (a checked ``get_resource`` of a resource without a backend id cannot be
     recorded: the recorder would bind its empty ``backend_id`` as a name)."""
-    rec.setup(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="resource",
-        limits={"cores": 1},
-        as_={"id": "resource-order", "resource_id": "resource"},
-    )
+    order(rec, "resource", limits={"cores": 1})
     rec.setup("approve_order_as_provider", actor="$provider-owner", order_id="$resource-order")
     rec.setup(
         "resource_creation_succeeded",
@@ -131,7 +108,7 @@ def vector_threshold_runs_once_when_share_is_over(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.NOTIFY_ORGANIZATION_OWNERS, 80)])
     _report(rec, "25", "vm-storage-a")
     rec.step("policy_share", policy_id="$policy")
@@ -149,7 +126,7 @@ def vector_notify_project_members_at_creation(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.NOTIFY_PROJECT_MEMBERS, 50)], checked=True)
     rec.step("get_policy", policy_id="$policy")
     return rec
@@ -164,12 +141,12 @@ def vector_block_creation_until_month_ends(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.BLOCK_CREATION)])
     _report(rec, "50", "vm-storage-a")
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     rec.step("run_due_jobs", at=FEBRUARY_1)
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -181,7 +158,7 @@ def vector_block_modification_spares_termination(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.setup(
         "create_plan",
         actor="$staff",
@@ -208,7 +185,7 @@ def vector_terminate_resources_of_organization(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec, as_="a")
+    order(rec, "a")
     _policy(
         rec,
         [_action(ActionKind.TERMINATE_RESOURCES)],
@@ -218,7 +195,7 @@ def vector_terminate_resources_of_organization(name: str) -> Recorder:
         limit="80",
         checked=True,
     )
-    _order(rec, "b", at=LATER)
+    order(rec, "b", limits={"cores": 1}, checked=True, at=LATER)
     return rec
 
 
@@ -256,14 +233,14 @@ def vector_custom_immediate_runs_and_resets(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec, as_="a")
+    order(rec, "a")
     _policy(
         rec,
         [PolicyAction(ActionKind.CUSTOM, ActionType.IMMEDIATE, name="flag")],
     )
-    _order(rec, "b")
+    order(rec, "b", limits={"cores": 1}, checked=True)
     rec.step("order_termination", actor="$owner", resource_id="$b")
-    _order(rec, "c")
+    order(rec, "c", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -276,7 +253,7 @@ def vector_quarter_rolls_over_in_april(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.BLOCK_CREATION)], period=PolicyPeriod.QUARTER, limit="150")
     rec.step("run_billing", at=FEBRUARY_1)
     rec.step("run_due_jobs", at=datetime(2026, 3, 1, 0, 5, tzinfo=UTC))
@@ -292,7 +269,7 @@ def vector_year_rolls_over_in_january(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(
         rec,
         [_action(ActionKind.NOTIFY_ORGANIZATION_OWNERS, 50)],
@@ -312,10 +289,10 @@ def vector_total_period_never_resets(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.BLOCK_CREATION)], period=PolicyPeriod.TOTAL, limit="50")
     rec.step("run_due_jobs", at=FEBRUARY_1)
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -328,7 +305,7 @@ def vector_usage_metric_on_offering(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(
         rec,
         [
@@ -345,7 +322,7 @@ def vector_usage_metric_on_offering(name: str) -> Recorder:
     _report(rec, "95", "vm-storage-a")
     _report(rec, "101", "vm-storage-b", at=LATER)
     rec.step("policy_share", policy_id="$policy")
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -357,7 +334,7 @@ def vector_organization_policy_is_staff_only(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     for actor in ("$owner", "$staff"):
         _policy(
             rec,
@@ -368,7 +345,7 @@ def vector_organization_policy_is_staff_only(name: str) -> Recorder:
             limit="50",
             checked=True,
         )
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -410,13 +387,13 @@ def vector_raised_limit_lifts_immediate_at_next_evaluation(name: str) -> Recorde
         start=T0,
     )
     _world(rec)
-    live_resource(rec, as_="a")
-    live_resource(rec, as_="b")
+    order(rec, "a")
+    order(rec, "b")
     _policy(rec, [PolicyAction(ActionKind.BLOCK_CREATION, ActionType.IMMEDIATE)], checked=True)
     rec.step("change_policy_limits", actor="$owner", policy_id="$policy", limit="200")
-    _order(rec, "c")
+    order(rec, "c", limits={"cores": 1}, checked=True)
     rec.step("run_due_jobs", at=LATER)
-    _order(rec, "c")
+    order(rec, "c", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -429,12 +406,12 @@ def vector_raised_limit_keeps_fired_threshold(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.BLOCK_CREATION)], limit="50")
     rec.step("change_policy_limits", actor="$owner", policy_id="$policy", limit="500")
     rec.step("policy_share", policy_id="$policy")
     rec.step("run_due_jobs", at=LATER)
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec
 
 
@@ -446,9 +423,9 @@ def vector_delete_policy_lifts_block(name: str) -> Recorder:
         start=T0,
     )
     _world(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _policy(rec, [_action(ActionKind.BLOCK_CREATION)], limit="50")
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     rec.step("delete_policy", actor="$owner", policy_id="$policy")
-    _order(rec, "second")
+    order(rec, "second", limits={"cores": 1}, checked=True)
     return rec

@@ -9,23 +9,10 @@ from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import PlanUnit
 from marketplace_core.quotas import QuotaKind
 from marketplace_core.roles import ScopeKind
-from tests.conformance.world import T0, live_resource, offering, people, standard
+from tests.conformance.world import T0, offering, order, people, standard
 
 DAILY = {"base": "1", "cores": "0.1", "storage": "0.01"}
 """A day plan: with 2 cores it costs 1.20 a day, counted as 36.00 a month."""
-
-
-def _order(rec: Recorder, name: str, cores: int, *, project: str = "$project") -> object:
-    return rec.step(
-        "order_resource",
-        actor="$owner",
-        project_id=project,
-        offering_id="$offering",
-        plan_id="$plan",
-        name=name,
-        limits={"cores": cores},
-        as_={"id": f"{name}-order", "resource_id": name},
-    )
 
 
 def _quota(
@@ -60,9 +47,9 @@ def vector_live_resources_counted_per_project(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _quota(rec, ScopeKind.PROJECT, "$project", QuotaKind.LIVE_RESOURCES, "1", checked=True)
-    _order(rec, "second", 1)
+    order(rec, "second", limits={"cores": 1}, checked=True)
     rec.step("list_quotas", scope_kind=ScopeKind.PROJECT, scope_id="$project")
     return rec
 
@@ -76,8 +63,8 @@ def vector_component_limit_sums_limits(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec, as_="a")
-    live_resource(rec, as_="b")
+    order(rec, "a")
+    order(rec, "b")
     _quota(
         rec,
         ScopeKind.ORGANIZATION,
@@ -86,8 +73,8 @@ def vector_component_limit_sums_limits(name: str) -> Recorder:
         "5",
         component="cores",
     )
-    _order(rec, "c", 2)
-    _order(rec, "c", 1)
+    order(rec, "c", checked=True)
+    order(rec, "c", limits={"cores": 1}, checked=True)
     rec.step("order_limit_change", actor="$owner", resource_id="$a", limits={"cores": 3})
     rec.step("order_limit_change", actor="$owner", resource_id="$a", limits={"cores": 1})
     return rec
@@ -109,10 +96,10 @@ def vector_monthly_cost_counts_plan_units(name: str) -> Recorder:
             "daily": (PlanUnit.DAY, DAILY),
         },
     )
-    live_resource(rec, as_="a")
+    order(rec, "a")
     _quota(rec, ScopeKind.OFFERING, "$offering", QuotaKind.MONTHLY_COST, "30", checked=True)
-    _order(rec, "b", 2)
-    _order(rec, "c", 2)
+    order(rec, "b", checked=True)
+    order(rec, "c", checked=True)
     rec.step("order_plan_switch", actor="$owner", resource_id="$a", plan_id="$daily")
     return rec
 
@@ -126,9 +113,9 @@ def vector_unlimited_and_zero(name: str) -> Recorder:
     )
     standard(rec)
     _quota(rec, ScopeKind.PROJECT, "$project", QuotaKind.LIVE_RESOURCES, "-1", checked=True)
-    _order(rec, "a", 1)
+    order(rec, "a", limits={"cores": 1}, checked=True)
     _quota(rec, ScopeKind.PROJECT, "$project", QuotaKind.LIVE_RESOURCES, "0", checked=True)
-    _order(rec, "b", 1)
+    order(rec, "b", limits={"cores": 1}, checked=True)
     _quota(rec, ScopeKind.PROJECT, "$project", QuotaKind.LIVE_RESOURCES, "-2", checked=True)
     return rec
 
@@ -142,7 +129,7 @@ def vector_quota_below_usage_stops_growth_only(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     for actor in ("$owner", "$staff"):
         _quota(
             rec,

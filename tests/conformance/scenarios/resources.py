@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from marketplace_core.conformance import Recorder
-from tests.conformance.scenarios.orders import manual_resource, place_order
-from tests.conformance.world import T0, live_resource, standard
+from tests.conformance.world import T0, manual_resource, order, standard
 
 PROVIDER = "$provider-owner"
 
@@ -20,7 +19,7 @@ def _creating(rec: Recorder) -> None:
     """A ``manual`` resource ``$resource`` whose create order ``$order`` the provider
     approved: the backend works on it."""
     _manual(rec)
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.setup("approve_order_as_provider", actor=PROVIDER, order_id="$order")
 
 
@@ -163,7 +162,7 @@ def vector_instant_termination(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step("order_termination", actor="$owner", resource_id="$resource")
     return rec
 

@@ -9,7 +9,7 @@ from typing import Any
 from marketplace_core.conformance import Recorder
 from marketplace_core.offerings import BillingType, LimitPeriod, OfferingComponent, PlanUnit
 from marketplace_core.services.usage import UsageLine
-from tests.conformance.world import CORES, T0, live_resource, offering, people, standard
+from tests.conformance.world import CORES, T0, offering, order, people, standard
 
 JANUARY = date(2026, 1, 1)
 LATER = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ def vector_newer_report_replaces_month_to_date(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "10", "vm-storage-2026-01-a")
     _report(rec, "25", "vm-storage-2026-01-b", at=LATER)
     rec.step("list_resource_items", resource_id="$resource")
@@ -65,7 +65,7 @@ def vector_consumer_may_not_report(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.step(
         "report_usage",
         actor="$owner",
@@ -85,8 +85,8 @@ def vector_batch_accepted_whole_or_refused_whole(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec, as_="a")
-    live_resource(rec, as_="b")
+    order(rec, "a")
+    order(rec, "b")
     rec.step(
         "report_usages",
         actor="$provider-owner",
@@ -116,7 +116,7 @@ def vector_same_key_same_content_returns_earlier_report(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "10", "vm-storage-2026-01")
     _report(rec, "10", "vm-storage-2026-01", at=LATER)
     rec.step("list_usage_reports", resource_id="$resource", component_type="storage")
@@ -131,7 +131,7 @@ def vector_same_key_other_content_refused(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "10", "vm-storage-2026-01", checked=False)
     _report(rec, "12", "vm-storage-2026-01", at=LATER)
     rec.step("current_usage", resource_id="$resource", month=JANUARY)
@@ -154,7 +154,7 @@ def vector_usage_below_billed_after_plan_switch(name: str) -> Recorder:
             "cheap": (PlanUnit.MONTH, {"storage": "0.05"}),
         },
     )
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "100", "vm-storage-2026-01-a", checked=False)
     rec.setup(
         "order_plan_switch",
@@ -191,7 +191,7 @@ def vector_usage_cap_per_month(name: str) -> Recorder:
         components=(CORES, capped),
         plans={"plan": (PlanUnit.MONTH, {"cores": "2", "gpu": "1"})},
     )
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "80", "vm-gpu-2026-01-a", component="gpu")
     _report(rec, "100", "vm-gpu-2026-01-b", component="gpu")
     _report(rec, "100.5", "vm-gpu-2026-01-c", component="gpu")
@@ -207,7 +207,7 @@ def vector_fixed_component_not_reportable(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "1", "vm-base-2026-01", component="base")
     _report(rec, "1", "vm-ram-2026-01", component="ram")
     return rec
@@ -221,7 +221,7 @@ def vector_limit_component_recorded_not_billed(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "3", "vm-cores-2026-01", component="cores")
     rec.step("list_resource_items", resource_id="$resource")
     return rec
@@ -235,16 +235,7 @@ def vector_creating_resource_not_reportable(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="manual")
-    rec.setup(
-        "order_resource",
-        actor="$owner",
-        project_id="$project",
-        offering_id="$offering",
-        plan_id="$plan",
-        name="vm",
-        limits={"cores": 2},
-        as_={"id": "order", "resource_id": "vm"},
-    )
+    order(rec, as_="order")
     rec.setup("approve_order_as_provider", actor="$provider-owner", order_id="$order")
     _report(rec, "10", "vm-storage-2026-01", resource="$vm")
     return rec
@@ -258,7 +249,7 @@ def vector_terminated_resource_not_reportable(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     rec.setup("order_termination", actor="$owner", at=LATER, resource_id="$resource")
     _report(rec, "10", "vm-storage-2026-01")
     return rec
@@ -273,7 +264,7 @@ def vector_month_outside_live_time(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(rec, "10", "vm-storage-2026-02", month=date(2026, 2, 1))
     _report(rec, "10", "vm-storage-2025-12", month=date(2025, 12, 1))
     _report(rec, "10", "vm-storage-2026-01-15", month=date(2026, 1, 15))
@@ -289,7 +280,7 @@ def vector_late_report_until_month_closed(name: str) -> Recorder:
         start=T0,
     )
     standard(rec)
-    live_resource(rec)
+    order(rec, "resource")
     _report(
         rec,
         "40",

@@ -4,8 +4,7 @@ pulled from a backend: what the fixed-speed plugins of the other areas cannot sh
 from __future__ import annotations
 
 from marketplace_core.conformance import Recorder
-from tests.conformance.scenarios.orders import place_order
-from tests.conformance.world import T0, standard
+from tests.conformance.world import T0, order, standard
 
 
 def vector_executing_order_not_cancelable(name: str) -> Recorder:
@@ -17,7 +16,7 @@ def vector_executing_order_not_cancelable(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="waiting")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.step("cancel_order", actor="$owner", order_id="$order")
     rec.step(
         "resource_creation_succeeded",
@@ -36,7 +35,7 @@ def vector_limits_not_updatable(name: str) -> Recorder:
         start=T0,
     )
     standard(rec, plugin="waiting")
-    place_order(rec)
+    order(rec, "resource", as_="order")
     rec.setup(
         "resource_creation_succeeded",
         actor="$provider-owner",
@@ -57,7 +56,7 @@ def vector_worker_processes_executing_orders(name: str) -> Recorder:
         process_immediately=False,
     )
     standard(rec)
-    place_order(rec, checked=True)
+    order(rec, "resource", as_="order", checked=True)
     rec.step("claim_order", actor="$provider-owner", order_id="$order", agent_id="site-agent-1")
     rec.step("process_executing_orders")
     rec.step("process_executing_orders")
