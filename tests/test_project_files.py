@@ -67,6 +67,10 @@ def test_the_demo_tells_its_story(capsys: pytest.CaptureFixture[str], tmp_path: 
     # The cap is 150.00: 167.02 spent by 31 January is over it (111%), so the block fired.
     assert "Pat orders more scratch space on 31 January: refused (policy_blocks_creation)" in story
     assert "new orders are allowed again" in story
+    # February: 800 GB x 28 of 28 days x 0.02 = 16.00, 1750 CPU h x 0.015 = 26.25, 42 GPU h x
+    # 0.60 = 25.20; 67.45, and 20% tax 13.49; both months' invoices are shown.
+    assert re.search(r"January 2026\s+created\s+117.02\s+23.41\s+140.43\n", story)
+    assert re.search(r"February 2026\s+created\s+67.45\s+13.49\s+80.94\n", story)
     # The VM is provisioned, resized and removed by the demo's program through the script
     # plugin, in a temporary directory that the table shows.
     assert re.search(r"Alice approves; vms.py creates it\s+done\s+ok\s+vm-3\n", story)

@@ -1,7 +1,7 @@
 """The guided demo: a provider publishes a catalogue, a project orders, approvers approve, the
-provider fulfils, usage is reported under a spending policy, January is invoiced, the due
-jobs end what has reached its end date, and a virtual machine is provisioned, resized and
-removed by a script through the ``script`` plugin.
+provider fulfils, usage is reported under a spending policy over two months, January and
+February are invoiced, the due jobs end what has reached its end date, and a virtual machine
+is provisioned, resized and removed by a script through the ``script`` plugin.
 
 Everything goes through the :class:`~marketplace_core.Marketplace` facade, on a new SQLite
 file (a temporary one unless the caller names it), with a clock that starts on 2 January 2026
@@ -405,24 +405,52 @@ class Story:
         )
 
     def end_of_life(self) -> None:
-        self.write(heading("6. Maintenance, an end date, and the due jobs"))
+        self.write(heading("6. February: maintenance, usage, an end date, and the due jobs"))
         market, olga = self.market, self.olga
         self.clock.set(datetime(2026, 2, 1, 8, 0, tzinfo=UTC))
         market.pause_offering(olga.id, self.cluster.id)
         self.write("On 1 February Olga pauses the cluster for maintenance:\n")
         self.show_orderable()
         market.set_resource_end_date(self.pat.id, self.storage_id, date(2026, 2, 28))
-        self.write("\nPat sets the storage's last day to 28 February.")
+        self.write("\nPat sets the storage's last day to 28 February. The storage stays in use:")
+        rows: list[list[object]] = []
+        for day, cpu, gpu in ((14, "900", "20"), (28, "1750", "42")):
+            self.clock.set(datetime(2026, 2, day, 23, 0, tzinfo=UTC))
+            for component, amount in (("cpu", cpu), ("gpu", gpu)):
+                market.report_usage(
+                    olga.id,
+                    self.storage_id,
+                    component,
+                    amount,
+                    idempotency_key=f"rocket-{component}-2026-02-{day}",
+                )
+            rows.append([f"2026-02-{day}", cpu, gpu])
+        self.write("\n" + format_table(["reported on", "CPU hours", "GPU hours"], rows))
         self.clock.set(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
         report = market.run_due_jobs()
         termination = market.get_order(report.terminations[0])
         self.write(
-            f"On 1 March the due jobs place termination order {termination.id} as the system "
+            f"\nOn 1 March the due jobs place termination order {termination.id} as the system "
             f"({termination.state.value});"
         )
         market.resource_deletion_succeeded(olga.id, self.storage_id)
         state = market.get_resource(self.storage_id).state.value
         self.write(f"Olga reports the storage removed: the resource is {state}.")
+        billing = market.run_billing()
+        self.write(
+            f"The billing run of 1 March issues {len(billing.issued)} invoice for February. "
+            "The University's invoices:\n"
+        )
+        invoices = [
+            [f"{i.month:%B %Y}", i.state.value, totals.price, totals.tax, totals.total]
+            for i in market.list_invoices(self.university.id)
+            if (totals := i.totals) is not None
+        ]
+        self.write(format_table(["month", "invoice", "price", "tax", "total"], invoices))
+        self.write(
+            "\nFebruary bills the storage for its 28 days and the usage reported in February; "
+            "the\ncredit was spent in January."
+        )
 
     def run_a_virtual_machine(self) -> None:
         self.write(heading("7. A virtual machine, provisioned by a script"))
