@@ -1,5 +1,5 @@
 """The command line: ``python -m marketplace_core demo``, ``... events DATABASE``,
-``... vectors DIR`` and ``... tables DIR``.
+``... vectors DIR``, ``... tables DIR`` and ``... simulate SCENARIO``.
 
 The commands work on SQLite files by default; ``events`` also reads any storage location
 :func:`~marketplace_core.adapters.locations.open_storage` understands (a PostgreSQL URL).
@@ -20,6 +20,7 @@ from marketplace_core.conformance.tables import write_tables
 from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
 from marketplace_core.errors import MarketplaceError
+from marketplace_core.simulation.command import add_simulate_arguments, run_simulate
 
 
 def show_events(out: TextIO, location: str, after: int, limit: int) -> None:
@@ -79,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="write the lifecycles, approval tables, roles, commands and vocabularies as JSON",
     )
     tables.add_argument("directory", type=Path, help="where to write them (created if needed)")
+    add_simulate_arguments(
+        commands.add_parser(
+            "simulate", help="play a scenario of orders and usage over months, and report on it"
+        )
+    )
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "demo":
@@ -91,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: no *.vector.json files under {arguments.directory}", file=sys.stderr)
                 return 1
             return 0 if all(outcome.passed for outcome in outcomes) else 1
+        elif arguments.command == "simulate":
+            return run_simulate(arguments, sys.stdout, sys.stderr)
         elif arguments.command == "tables":
             for written in write_tables(arguments.directory):
                 print(written)
