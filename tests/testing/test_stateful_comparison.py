@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
@@ -66,25 +67,73 @@ def reached_ending(reached: Counter[str], prefixes: tuple[str, ...], ending: str
     ]
 
 
+Target = Callable[[Counter[str]], object]
+"""Something a run must reach: true (non-empty) when the counts show it."""
+
+STEP_COUNTS = (30, 40, 25, 50, 35)
+"""The run lengths :func:`reach_all` tries, one derandomized run each."""
+
+
+def reach_all(
+    machine: type[MarketplaceComparison], targets: dict[str, Target], run_settings: settings
+) -> list[str]:
+    """Run ``machine`` (every run must pass) until the runs together reach every target;
+    returns the targets still missed after one run per :data:`STEP_COUNTS`.
+
+    Each run is derandomized, yet what a fixed seed generates also depends on the literals
+    of every project module imported so far (Hypothesis draws them as likely values), so a
+    rare target that one run length misses in one test session is found by another.
+    """
+    reached: Counter[str] = Counter()
+    missing = list(targets)
+    for steps in STEP_COUNTS:
+        reached += run_counting(machine, settings(run_settings, stateful_step_count=steps))
+        missing = [name for name in targets if not targets[name](reached)]
+        if not missing:
+            break
+    return missing
+
+
 ORDERING = ("order_resource", "order_plan_switch", "order_limit_change")
+MANAGED = ("create_policy", "set_quota", "add_deny_rule", "remove_deny_rule", "grant_role")
+
+
+def refused(prefixes: tuple[str, ...], code: str) -> Target:
+    return lambda reached: reached_ending(reached, prefixes, code)
+
+
+def label(text: str) -> Target:
+    return lambda reached: reached[text]
+
+
+REACHED_IN_MEMORY: dict[str, Target] = {
+    **{
+        f"order_resource: {code}": refused(("order_resource",), code)
+        for code in ("permission_denied", "quota_exceeded", "offering_denied")
+    },
+    **{
+        f"ordering: {code}": refused(ORDERING, code)
+        for code in ("policy_blocks_creation", "policy_blocks_modification")
+    },
+    **{
+        f"{command}: {ending}": refused((command,), ending)
+        for command in MANAGED
+        for ending in ("ok", "permission_denied")
+    },
+    "admin's order waits for the consumer": label("order_resource as admin: ok, pending-consumer"),
+    "owner's order waits for the provider": label("order_resource as owner: ok, pending-provider"),
+    "staff's order runs at once": label("order_resource as staff: ok, done"),
+    "the owner approves for the consumer": refused(
+        ("approve_order_as_consumer as owner",), "ok, pending-provider"
+    ),
+    "a consumer approval refused": refused(("approve_order_as_consumer",), "permission_denied"),
+}
+"""What the memory runs must reach, so that no rule of the machine is dead."""
 
 
 def test_the_comparison_holds_in_memory_and_reaches_every_refusal() -> None:
-    reached = run_counting(MemoryComparison, settings(SETTINGS, derandomize=True, database=None))
-
-    for refusal in ("permission_denied", "quota_exceeded", "offering_denied"):
-        assert reached_ending(reached, ("order_resource",), refusal), refusal
-    for refusal in ("policy_blocks_creation", "policy_blocks_modification"):
-        assert reached_ending(reached, ORDERING, refusal), refusal
-    commands = ("create_policy", "set_quota", "add_deny_rule", "remove_deny_rule", "grant_role")
-    for command in commands:
-        assert reached_ending(reached, (command,), "ok"), command
-        assert reached_ending(reached, (command,), "permission_denied"), command
-    assert reached["order_resource as admin: ok, pending-consumer"]
-    assert reached["order_resource as owner: ok, pending-provider"]
-    assert reached["order_resource as staff: ok, done"]
-    assert reached_ending(reached, ("approve_order_as_consumer as owner",), "ok, pending-provider")
-    assert reached_ending(reached, ("approve_order_as_consumer",), "permission_denied")
+    run_settings = settings(SETTINGS, derandomize=True, database=None)
+    assert reach_all(MemoryComparison, REACHED_IN_MEMORY, run_settings) == []
 
 
 def test_the_comparison_holds_with_a_hosts_processors() -> None:
@@ -106,14 +155,18 @@ def test_the_comparison_holds_with_a_hosts_processors() -> None:
             plugins.register_policy_action(SPEC_POLICY_ACTION, RecordingPolicyAction())
             return plugins
 
-    reached = run_counting(
-        ScriptedComparison, settings(SETTINGS, max_examples=60, derandomize=True, database=None)
-    )
-
     callbacks = ("resource_creation_", "resource_update_", "resource_deletion_")
-    assert [label for label in reached if label.startswith(callbacks) and ": ok, " in label]
-    assert reached_ending(reached, ("approve_order_as_provider",), "ok, executing")
-    assert [label for label in reached if label.endswith(": ok, erred")]
+    targets: dict[str, Target] = {
+        "a backend callback": lambda reached: [
+            text for text in reached if text.startswith(callbacks) and ": ok, " in text
+        ],
+        "an order left executing": refused(("approve_order_as_provider",), "ok, executing"),
+        "an erred order": lambda reached: [
+            text for text in reached if text.endswith(": ok, erred")
+        ],
+    }
+    run_settings = settings(SETTINGS, max_examples=60, derandomize=True, database=None)
+    assert reach_all(ScriptedComparison, targets, run_settings) == []
 
 
 @pytest.fixture(scope="module")
