@@ -307,6 +307,19 @@ class Story:
             f"{first.subject!r} to {recipients}."
         )
 
+    def report_cluster_usage(self, day: date, cpu: str, gpu: str) -> None:
+        """Olga's accounting agent reports the month-to-date CPU and GPU hours of the
+        storage's project on the evening of ``day``."""
+        self.clock.set(datetime(day.year, day.month, day.day, 23, 0, tzinfo=UTC))
+        for component, amount in (("cpu", cpu), ("gpu", gpu)):
+            self.market.report_usage(
+                self.olga.id,
+                self.storage_id,
+                component,
+                amount,
+                idempotency_key=f"rocket-{component}-{day.isoformat()}",
+            )
+
     def bill_january(self) -> None:
         self.write(heading("5. A month of usage, and January's invoice"))
         market, olga, root = self.market, self.olga, self.root
@@ -328,15 +341,7 @@ class Story:
         )
         rows: list[list[object]] = []
         for day, cpu, gpu in ((10, "1200", "40"), (20, "2650.5", "95"), (31, "4100", "150")):
-            self.clock.set(datetime(2026, 1, day, 23, 0, tzinfo=UTC))
-            for component, amount in (("cpu", cpu), ("gpu", gpu)):
-                market.report_usage(
-                    olga.id,
-                    self.storage_id,
-                    component,
-                    amount,
-                    idempotency_key=f"rocket-{component}-2026-01-{day}",
-                )
+            self.report_cluster_usage(date(2026, 1, day), cpu, gpu)
             share = market.policy_share(policy.id).quantize(Decimal(1))
             actions = ", ".join(
                 e.event.action
@@ -415,15 +420,7 @@ class Story:
         self.write("\nPat sets the storage's last day to 28 February. The storage stays in use:")
         rows: list[list[object]] = []
         for day, cpu, gpu in ((14, "900", "20"), (28, "1750", "42")):
-            self.clock.set(datetime(2026, 2, day, 23, 0, tzinfo=UTC))
-            for component, amount in (("cpu", cpu), ("gpu", gpu)):
-                market.report_usage(
-                    olga.id,
-                    self.storage_id,
-                    component,
-                    amount,
-                    idempotency_key=f"rocket-{component}-2026-02-{day}",
-                )
+            self.report_cluster_usage(date(2026, 2, day), cpu, gpu)
             rows.append([f"2026-02-{day}", cpu, gpu])
         self.write("\n" + format_table(["reported on", "CPU hours", "GPU hours"], rows))
         self.clock.set(datetime(2026, 3, 1, 6, 0, tzinfo=UTC))
