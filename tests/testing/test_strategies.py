@@ -3,13 +3,17 @@
 Each property test plays a drawn spec into a fresh in-memory marketplace and reads the result
 back through the facade: what was stored must be what the spec says. The reach tests draw a
 fixed number of derandomized examples and check that every billing type, plan unit,
-visibility, role, order command, policy metric, period, action kind and action type appears.
+visibility, role, order command and order state, policy metric, period, action kind and
+action type appears, that the due jobs release, cancel and terminate, and that usage is
+reported for an earlier month. They ask for what is drawn many times in those examples, not
+for rare events, so they hold whatever literals Hypothesis picks up from imported modules.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TypeVar
 
@@ -17,12 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace_core import BillingType, OrderState, PlanUnit, ResourceState, Role
+from marketplace_core.billing.calendar import add_months, month_of
 from marketplace_core.money import AMOUNT_LIMIT
 from marketplace_core.offerings import LIMIT_CEILING, OfferingState
 from marketplace_core.policies import ActionKind, ActionType, PolicyMetric, PolicyPeriod
 from marketplace_core.testing.strategies import (
+    SPEC_START,
     CatalogueSpec,
     OrderCommand,
+    OrderStep,
     OrderStreamSpec,
     OrganizationSpec,
     PolicySpec,
@@ -46,6 +53,7 @@ T = TypeVar("T")
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REACH_EXAMPLES = 150
+ORDER_REACH_EXAMPLES = 300  # order streams are cheap to draw, and have many outcomes
 
 
 def drawn(strategy: st.SearchStrategy[T], examples: int = REACH_EXAMPLES) -> list[T]:
@@ -137,6 +145,10 @@ def test_a_drawn_order_stream_runs_along_the_lifecycles(spec: OrderStreamSpec) -
     world = build_ordering_world(market, staff_id)
     applied = apply_order_stream(market, world, spec)
     assert [order.state for order in applied.orders] == [step.expected for step in spec.steps]
+    for step, order in zip(spec.steps, applied.orders, strict=True):
+        if step.command is OrderCommand.CREATE:
+            later = step.later_project
+            assert order.project_id == (applied.later_project_id if later else world.project_id)
     for index, resource_id in enumerate(applied.resource_ids):
         resource = market.get_resource(resource_id)
         assert resource.state is spec.final_resource_states[index]
@@ -166,6 +178,11 @@ def test_a_drawn_usage_stream_is_taken_once_per_key(spec: UsageStreamSpec) -> No
         assert report.id == first_report[line.idempotency_key]
         assert report.resource_id == applied.resource_ids[line.resource]
         assert (report.component_type, report.amount) == (line.component_type, line.amount)
+    created = month_of(SPEC_START)
+    after = add_months(created, 1) if spec.next_month else created
+    for line, month in zip(spec.lines, applied.months, strict=True):
+        assert month == (created if line.earlier_month else after)
+        assert stored[line.idempotency_key].month == month
 
 
 @PROPERTY
@@ -210,12 +227,33 @@ def test_organizations_reach_every_role() -> None:
     assert reached(specs, lambda spec: (grant.role for grant in spec.grants)) == set(Role)
 
 
+@functools.cache
+def drawn_order_streams() -> list[OrderStreamSpec]:
+    """The order streams the reach tests share (drawn once: they are many)."""
+    return drawn(order_streams(), ORDER_REACH_EXAMPLES)
+
+
+def after_last_seen(spec: OrderStreamSpec) -> Iterator[tuple[OrderState | None, OrderStep]]:
+    """Each step with the state the last earlier step naming its resource expected of the
+    resource's latest order (``None`` for a create). Only due jobs change a resource without
+    naming it, so when a due-jobs step expects another state, that is their work."""
+    seen: dict[int, OrderState] = {}
+    for step in spec.steps:
+        yield seen.get(step.resource), step
+        seen[step.resource] = step.expected
+
+
+FINISHED = {OrderState.DONE, OrderState.ERRED, OrderState.CANCELED, OrderState.REJECTED}
+
+
 def test_order_streams_reach_every_command_and_outcome() -> None:
-    specs = drawn(order_streams())
-    assert reached(specs, lambda spec: (step.command for step in spec.steps)) == set(OrderCommand)
-    assert reached(specs, lambda spec: (step.expected for step in spec.steps)) == set(
-        OrderState
-    ) - {OrderState.PENDING_PROJECT}
+    specs = drawn_order_streams()
+    commands = Counter(step.command for spec in specs for step in spec.steps)
+    assert set(commands) == set(OrderCommand)
+    assert min(commands.values()) >= 20  # retries and backend cancellations too, not by luck
+    outcomes = Counter(step.expected for spec in specs for step in spec.steps)
+    assert set(outcomes) == set(OrderState)
+    assert outcomes[OrderState.PENDING_PROJECT] >= 50
     final = reached(specs, lambda spec: spec.final_resource_states)
     # A resource left terminating needs a full life in one stream: rare, so asked of the
     # steps instead (a termination approved by the provider is executing).
@@ -227,6 +265,62 @@ def test_order_streams_reach_every_command_and_outcome() -> None:
         for spec in specs
         for earlier, later in zip(spec.steps, spec.steps[1:], strict=False)
     )
+    places = Counter(
+        step.later_project
+        for spec in specs
+        for step in spec.steps
+        if step.command is OrderCommand.CREATE
+    )
+    assert min(places[True], places[False]) >= 50  # the later project and the world's own
+
+
+def test_order_streams_retry_only_what_erred() -> None:
+    retried = Counter(
+        before
+        for spec in drawn_order_streams()
+        for before, step in after_last_seen(spec)
+        if step.command is OrderCommand.RETRY
+    )
+    assert set(retried) == {OrderState.ERRED}
+    assert retried[OrderState.ERRED] >= 20
+
+
+def test_order_streams_let_the_due_jobs_release_cancel_and_terminate() -> None:
+    changes = Counter(
+        (before, step.expected)
+        for spec in drawn_order_streams()
+        for before, step in after_last_seen(spec)
+        if step.command is OrderCommand.RUN_DUE_JOBS and before is not step.expected
+    )
+    released = changes[OrderState.PENDING_PROJECT, OrderState.PENDING_PROVIDER]
+    canceled = sum(
+        count
+        for (before, after), count in changes.items()
+        if before not in FINISHED and after is OrderState.CANCELED
+    )
+    # A new executing order on a resource whose order had finished: a due termination.
+    terminated = sum(
+        count
+        for (before, after), count in changes.items()
+        if before in FINISHED and after is OrderState.EXECUTING
+    )
+    assert released >= 20
+    assert canceled >= 5
+    assert terminated >= 10
+    noticed = sum(  # the provider's notice runs out too (its last day is a week ahead)
+        1
+        for spec in drawn_order_streams()
+        for index, (before, step) in enumerate(after_last_seen(spec))
+        if step.command is OrderCommand.RUN_DUE_JOBS
+        and before in FINISHED
+        and step.expected is OrderState.EXECUTING
+        and any(
+            earlier.command is OrderCommand.SCHEDULE_TERMINATION
+            and earlier.resource == step.resource
+            for earlier in spec.steps[:index]
+        )
+    )
+    assert noticed >= 1
 
 
 def test_usage_streams_repeat_lines_and_batch_them() -> None:
@@ -242,6 +336,10 @@ def test_usage_streams_repeat_lines_and_batch_them() -> None:
         "cpu",
         "storage",
     }
+    months = Counter(line.earlier_month for spec in specs for line in spec.lines)
+    assert months[True] >= 20  # reports for the month before, still open
+    assert months[False] >= 20
+    assert all(spec.next_month for spec in specs if any(line.earlier_month for line in spec.lines))
 
 
 def test_policies_reach_every_metric_period_and_action() -> None:

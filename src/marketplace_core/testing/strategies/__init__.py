@@ -19,7 +19,10 @@ run that ends elsewhere is a bug in the library (or in the host's storage), not 
 
 The builders act as a staff user and need the ``basic`` plugin registered (and, for custom
 policy actions, :data:`SPEC_POLICY_ACTION`); :func:`marketplace_for_specs` makes such a
-marketplace, and :func:`register_spec_plugins` prepares a host's own registry.
+marketplace, and :func:`register_spec_plugins` prepares a host's own registry. Order and usage
+streams move time on (for the due jobs, and to report for an earlier month), so their
+marketplace's clock must be a :class:`~marketplace_core.clocks.FixedClock`
+(:func:`movable_clock`).
 
 One module per concept: :mod:`.values` (names, prices, components), :mod:`.catalogue`,
 :mod:`.people`, :mod:`.orders`, :mod:`.usage`, :mod:`.policy`, and
@@ -51,9 +54,11 @@ from marketplace_core.testing.strategies.marketplaces import (
     build_ordering_world,
     live_resource,
     marketplace_for_specs,
+    movable_clock,
     register_spec_plugins,
 )
 from marketplace_core.testing.strategies.orders import (
+    LATER_PROJECT_DAYS,
     AppliedOrderStream,
     OrderCommand,
     Orderer,
@@ -91,6 +96,7 @@ from marketplace_core.testing.strategies.values import (
 )
 
 __all__ = [
+    "LATER_PROJECT_DAYS",
     "NAME_CHARACTERS",
     "ORDERING_COMPONENTS",
     "SPEC_PLUGIN",
@@ -126,6 +132,7 @@ __all__ = [
     "create_spec_policy",
     "live_resource",
     "marketplace_for_specs",
+    "movable_clock",
     "names",
     "offering_components",
     "offerings",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import attrs
 
 from marketplace_core.clocks import FixedClock
+from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.ids import SequentialIdGenerator
 from marketplace_core.marketplace import Marketplace
 from marketplace_core.offerings import BillingType, OfferingComponent, PlanUnit
@@ -59,6 +60,23 @@ def marketplace_for_specs(storage: Storage | None = None) -> tuple[Marketplace, 
         storage, clock=FixedClock(SPEC_START), ids=SequentialIdGenerator(), plugins=plugins
     )
     return market, market.bootstrap_staff_user("spec-staff").id
+
+
+def movable_clock(market: Marketplace) -> FixedClock:
+    """The clock of ``market``, which the stream builders move on (days for the due jobs, a
+    month for usage of an earlier month): it must be a :class:`FixedClock`, as in
+    :func:`marketplace_for_specs`."""
+    clock = market.clock
+    if not isinstance(clock, FixedClock):
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"the marketplace's clock is a {type(clock).__name__}; the stream builders move "
+            "time and need a FixedClock",
+            field="clock",
+            value=type(clock).__name__,
+            expected="a FixedClock",
+        )
+    return clock
 
 
 ORDERING_COMPONENTS = (
