@@ -1,8 +1,8 @@
 """Running vector steps on a marketplace, shared by the runner and the recorder.
 
 A :class:`Session` holds the marketplace a vector runs on, its clock, and the names bound so
-far. It runs one step at a time and tells what happened: the result or the refusal, and the
-events the step committed, all observed as plain trees.
+far. It runs one step at a time and tells what happened: the result or the refusal, the
+events the step committed and the notifications it sent, all observed as plain trees.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from marketplace_core.adapters.memory import RecordingNotifier
 from marketplace_core.clocks import FixedClock
 from marketplace_core.conformance.commands import ACTOR_PARAMETER, COMMANDS, Command
 from marketplace_core.conformance.values import Json, decode_arguments, name_ids, observe
@@ -21,17 +22,6 @@ from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import DomainEvent
 from marketplace_core.notifications import Notification
 from marketplace_core.ports import IdGenerator, Storage
-
-
-class _Outbox:
-    """A notifier that keeps what it is given, for the session to read after each step."""
-
-    def __init__(self, sent: list[Notification]) -> None:
-        self._sent = sent
-
-    def notify(self, notification: Notification) -> None:
-        self._sent.append(notification)
-
 
 STATE_GETTERS: Mapping[str, str] = {
     "order": "get_order",
@@ -91,13 +81,9 @@ class Session:
         process_immediately: bool = True,
     ) -> None:
         self.clock = FixedClock(start)
-        self._sent: list[Notification] = []
+        self._notifier = RecordingNotifier()
         self.market = vector_marketplace(
-            storage,
-            self.clock,
-            ids,
-            _Outbox(self._sent),
-            process_immediately=process_immediately,
+            storage, self.clock, ids, self._notifier, process_immediately=process_immediately
         )
         self.ids: dict[str, str] = {}
         """Each bound name's id."""
@@ -151,8 +137,8 @@ class Session:
         if recorded:
             self._position = recorded[-1].position
         events = [observe_event(r.event) for r in recorded]
-        notifications = [observe_notification(n) for n in self._sent]
-        self._sent.clear()
+        notifications = [observe_notification(n) for n in self._notifier.sent]
+        self._notifier.sent.clear()
         return Observation(None if error else observe(result), error, events, notifications)
 
     def _keywords(
