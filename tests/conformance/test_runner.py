@@ -201,6 +201,11 @@ MALFORMED = [
         id="bind path",
     ),
     pytest.param(
+        lambda d: d["steps"][2].update(bind={"x": "result..id"}),
+        "steps[2].bind.x",
+        id="bind path with an empty key",
+    ),
+    pytest.param(
         lambda d: d["steps"][2]["expect"].update(error={"code": "x"}),
         "steps[2].expect",
         id="result and error",

@@ -25,8 +25,9 @@ FORMAT = "marketplace-core-vector/1"
 STATE_KINDS = ("order", "resource", "offering", "invoice")
 """The kinds of entity whose ``state`` a step's ``expect.states`` may check."""
 
-BIND_ROOTS = ("result", "events")
-"""Where a binding path may start: the step's result, or the events it committed."""
+BIND_PATH = re.compile(r"(result|events)(\.[^.]+)*")
+"""A binding path: from the step's result or the events it committed, then keys and list
+positions separated by dots (the schema's pattern)."""
 
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
 """How vectors write instants: ISO 8601 with an offset (the schema's pattern)."""
@@ -155,9 +156,11 @@ def _step(data: Json, where: str) -> Step:
     for name, path in bind.items():
         _text(name, f"{where}.bind")
         _text(path, f"{where}.bind.{name}")
-        if path.split(".", 1)[0] not in BIND_ROOTS:
+        if not BIND_PATH.fullmatch(path):
             raise VectorFormatError(
-                f"{where}.bind.{name}", f"path {path!r} must start with 'result' or 'events'"
+                f"{where}.bind.{name}",
+                f"path {path!r} must start with 'result' or 'events', then name keys or "
+                "positions separated by single dots",
             )
     return Step(
         command=_text(step.get("command"), f"{where}.command"),
