@@ -16,11 +16,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
+from marketplace_core.adapters.locations import new_sqlite_file
 from marketplace_core.adapters.memory import EventLog, RecordingNotifier
 from marketplace_core.adapters.sqlite import SqliteStorage
 from marketplace_core.clocks import FixedClock
 from marketplace_core.console import format_table, heading
-from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
+from marketplace_core.errors import MarketplaceError
 from marketplace_core.events import PolicyActionRun
 from marketplace_core.ids import SequentialIdGenerator
 from marketplace_core.marketplace import Marketplace
@@ -521,16 +522,7 @@ def run_demo(out: TextIO, database: Path | None = None) -> Path:
     Refuses a ``database`` that already exists: the story starts from an empty marketplace.
     The demo's cloud (the VM offering's state) lives in a temporary directory.
     """
-    if database is None:
-        database = Path(tempfile.mkdtemp(prefix="marketplace-demo-")) / "demo.db"
-    elif database.exists():
-        raise ValidationError(
-            ErrorCode.INVALID_VALUE,
-            f"database {str(database)!r} already exists; the demo writes a new one: "
-            "name another file or remove it",
-            field="database",
-            value=str(database),
-        )
+    database = new_sqlite_file(database, default_name="demo.db", field="database")
     with (
         tempfile.TemporaryDirectory(prefix="marketplace-demo-cloud-") as cloud,
         SqliteStorage.open(database) as storage,

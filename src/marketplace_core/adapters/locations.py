@@ -12,6 +12,9 @@ opens its own storage on the same database.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from marketplace_core.adapters.memory import InMemoryStorage
 from marketplace_core.adapters.sqlite import SqliteStorage
 from marketplace_core.errors import ErrorCode, ValidationError
@@ -27,6 +30,24 @@ def sqlite_path(location: str) -> str | None:
     if location in MEMORY or location.startswith(POSTGRES_SCHEMES):
         return None
     return location.removeprefix("sqlite:")
+
+
+def new_sqlite_file(path: Path | None, *, default_name: str, field: str) -> Path:
+    """Where a command that starts from an empty marketplace writes its SQLite file: ``path``,
+    refused (naming ``field``) when it exists; by default ``default_name`` in a new temporary
+    directory named after it (``marketplace-demo-...`` for ``demo.db``)."""
+    if path is None:
+        prefix = f"marketplace-{Path(default_name).stem}-"
+        return Path(tempfile.mkdtemp(prefix=prefix)) / default_name
+    if path.exists():
+        raise ValidationError(
+            ErrorCode.INVALID_VALUE,
+            f"{field} {str(path)!r} already exists; a new SQLite file is written here: name "
+            "another file or remove it",
+            field=field,
+            value=str(path),
+        )
+    return path
 
 
 def open_storage(location: str) -> ClosableStorage:

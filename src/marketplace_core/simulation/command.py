@@ -10,13 +10,12 @@ command line prints as ``error: ...`` with exit status 2.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from marketplace_core.adapters.locations import open_storage, sqlite_path
+from marketplace_core.adapters.locations import new_sqlite_file, open_storage, sqlite_path
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.simulation.engine import simulate
 from marketplace_core.simulation.plot import draw_plot, require_matplotlib
@@ -47,18 +46,11 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 def _location(storage: str | None) -> str:
     """The storage location to open: a new temporary SQLite file by default; refuses an
     existing SQLite file."""
-    if storage is None:
-        return str(Path(tempfile.mkdtemp(prefix="marketplace-simulation-")) / "simulation.db")
-    path = sqlite_path(storage)
-    if path is not None and Path(path).exists():
-        raise ValidationError(
-            ErrorCode.INVALID_VALUE,
-            f"storage {storage!r} already exists; the simulator writes a new SQLite file: "
-            "name another one, or remove it",
-            field="storage",
-            value=storage,
-        )
-    return storage
+    path = None if storage is None else sqlite_path(storage)
+    if storage is not None and path is None:
+        return storage  # memory, or a PostgreSQL URL
+    chosen = None if path is None else Path(path)
+    return str(new_sqlite_file(chosen, default_name="simulation.db", field="storage"))
 
 
 def run_simulate(
