@@ -33,6 +33,7 @@ from marketplace_core.plugins.basic import BASIC_CAPABILITIES, BasicProcessor
 from marketplace_core.plugins.policy_actions import PolicyActionCall
 from marketplace_core.plugins.processor import Completed, ProcessingRequest
 from marketplace_core.ports import Clock, IdGenerator, Notifier, Storage
+from marketplace_core.testing.processors import InstantProcessor
 
 FAILING_MESSAGE = "the backend is down"
 """What the ``failing`` plugin's backend says on every call."""
@@ -42,20 +43,6 @@ LICENCE = OfferingComponent("licence", "Licence", BillingType.FIXED, measured_un
 
 CUSTOM_ACTION = "flag"
 """The custom policy action every runner registers."""
-
-
-class _InstantProcessor:
-    def validate(self, request: ProcessingRequest) -> None:
-        """Accept every order."""
-
-    def create(self, request: ProcessingRequest) -> Completed:
-        return Completed()
-
-    def update(self, request: ProcessingRequest) -> Completed:
-        return Completed()
-
-    def terminate(self, request: ProcessingRequest) -> Completed:
-        return Completed()
 
 
 class _FailingProcessor:
@@ -80,12 +67,12 @@ def vector_plugins() -> PluginRegistry:
     """A registry with the plugins and the custom action every vector may use."""
     registry = PluginRegistry()
     instant = PluginCapabilities(can_update_limits=True)
-    registry.register("instant", _InstantProcessor(), instant)
+    registry.register("instant", InstantProcessor(backend_ids=False), instant)
     registry.register("manual", BasicProcessor(), BASIC_CAPABILITIES)
     registry.register("failing", _FailingProcessor(), instant)
     registry.register(
         "bundled",
-        _InstantProcessor(),
+        InstantProcessor(backend_ids=False),
         PluginCapabilities(can_update_limits=True, components=(LICENCE,)),
     )
     registry.register("waiting", BasicProcessor(), PluginCapabilities())

@@ -16,13 +16,19 @@ from marketplace_core.plugins.processor import Completed, InProgress, Processing
 
 
 class InstantProcessor:
-    """A backend that finishes everything at once; the backend id is the resource id."""
+    """A backend that finishes everything at once; the backend id is ``backend-`` and the
+    resource id, or none with ``backend_ids=False``."""
+
+    def __init__(self, *, backend_ids: bool = True) -> None:
+        self.backend_ids = backend_ids
 
     def validate(self, request: ProcessingRequest) -> None:
         """Accept every order."""
 
     def create(self, request: ProcessingRequest) -> Completed:
         """Done at once."""
+        if not self.backend_ids:
+            return Completed()
         return Completed(backend_id=f"backend-{request.resource.id}")
 
     def update(self, request: ProcessingRequest) -> Completed:
