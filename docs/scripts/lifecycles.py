@@ -26,19 +26,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from marketplace_core.billing import INVOICE_LIFECYCLE
+from marketplace_core.conformance.tables import LIFECYCLES as EXPORTED
 from marketplace_core.lifecycle import Lifecycle
-from marketplace_core.offerings import OFFERING_LIFECYCLE
-from marketplace_core.orders import ORDER_LIFECYCLE
-from marketplace_core.resources import RESOURCE_LIFECYCLE
 
 DOCS = Path(__file__).resolve().parent.parent
 
 LIFECYCLES: Mapping[str, Lifecycle[Any, Any]] = {
-    "offering lifecycle": OFFERING_LIFECYCLE,
-    "order lifecycle": ORDER_LIFECYCLE,
-    "resource lifecycle": RESOURCE_LIFECYCLE,
-    "invoice lifecycle": INVOICE_LIFECYCLE,
+    f"{lifecycle.entity} lifecycle": lifecycle for lifecycle in EXPORTED
 }
 
 BLOCK = re.compile(

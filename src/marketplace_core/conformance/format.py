@@ -22,8 +22,16 @@ from marketplace_core.errors import ErrorCode, ValidationError
 FORMAT = "marketplace-core-vector/1"
 """The ``format`` every vector of this version declares."""
 
-STATE_KINDS = ("order", "resource", "offering", "invoice")
-"""The kinds of entity whose ``state`` a step's ``expect.states`` may check."""
+STATE_QUERIES: Mapping[str, str] = {
+    "order": "get_order",
+    "resource": "get_resource",
+    "offering": "get_offering",
+    "invoice": "get_invoice",
+}
+"""The kinds of entity whose ``state`` a step's ``expect.states`` may check, and the query
+that reads each."""
+
+STATE_KINDS = tuple(STATE_QUERIES)
 
 BIND_PATH = re.compile(r"(result|events)(\.[^.]+)*")
 """A binding path: from the step's result or the events it committed, then keys and list

@@ -16,20 +16,13 @@ import attrs
 from marketplace_core.adapters.memory import RecordingNotifier
 from marketplace_core.clocks import FixedClock
 from marketplace_core.conformance.commands import ACTOR_PARAMETER, COMMANDS, Command
+from marketplace_core.conformance.format import STATE_QUERIES
 from marketplace_core.conformance.values import Json, decode_arguments, name_ids, observe
 from marketplace_core.conformance.world import vector_marketplace
 from marketplace_core.errors import ErrorCode, MarketplaceError, ValidationError
 from marketplace_core.events import DomainEvent
 from marketplace_core.notifications import Notification
 from marketplace_core.ports import IdGenerator, Storage
-
-STATE_GETTERS: Mapping[str, str] = {
-    "order": "get_order",
-    "resource": "get_resource",
-    "offering": "get_offering",
-    "invoice": "get_invoice",
-}
-"""The query that reads each kind's entity, for ``expect.states``."""
 
 
 class StepError(ValidationError):
@@ -164,7 +157,7 @@ class Session:
 
     def state_of(self, kind: str, name: str) -> str:
         """The state of the ``kind`` entity bound to ``name``, as it is now."""
-        entity = getattr(self.market, STATE_GETTERS[kind])(self.id_of(name))
+        entity = getattr(self.market, STATE_QUERIES[kind])(self.id_of(name))
         return str(entity.state.value)
 
 

@@ -14,12 +14,14 @@ import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from marketplace_core.approvals import approval_tables
 from marketplace_core.billing.invoices import INVOICE_LIFECYCLE, InvoiceState
 from marketplace_core.billing.items import ItemKind
 from marketplace_core.conformance.commands import command_table
 from marketplace_core.errors import ErrorCode
+from marketplace_core.lifecycle import Lifecycle
 from marketplace_core.offerings import (
     OFFERING_LIFECYCLE,
     BillingType,
@@ -60,17 +62,18 @@ VOCABULARIES: tuple[type[enum.Enum], ...] = (
 """The enumerations whose values appear in vectors' arguments and results."""
 
 
+LIFECYCLES: tuple[Lifecycle[Any, Any], ...] = (
+    ORDER_LIFECYCLE,
+    RESOURCE_LIFECYCLE,
+    OFFERING_LIFECYCLE,
+    INVOICE_LIFECYCLE,
+)
+"""Every entity type's lifecycle, as the tables export them and the docs draw them."""
+
+
 def lifecycle_tables() -> list[dict[str, object]]:
     """Every lifecycle: its states, initial state and ``(source, event, target)`` edges."""
-    return [
-        lifecycle.to_table()
-        for lifecycle in (
-            ORDER_LIFECYCLE,
-            RESOURCE_LIFECYCLE,
-            OFFERING_LIFECYCLE,
-            INVOICE_LIFECYCLE,
-        )
-    ]
+    return [lifecycle.to_table() for lifecycle in LIFECYCLES]
 
 
 def role_table() -> dict[str, list[str]]:
