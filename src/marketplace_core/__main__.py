@@ -15,8 +15,6 @@ from typing import TextIO
 
 from marketplace_core import __version__
 from marketplace_core.adapters.locations import open_storage, sqlite_path
-from marketplace_core.conformance import run_directory
-from marketplace_core.conformance.tables import write_tables
 from marketplace_core.console import format_table
 from marketplace_core.demo import run_demo
 from marketplace_core.errors import MarketplaceError
@@ -90,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "demo":
             run_demo(sys.stdout, arguments.db)
         elif arguments.command == "vectors":
+            # The conformance package (and the testing kit its plugins come from) is
+            # imported only by the commands that use it, to keep the demo's start quick.
+            from marketplace_core.conformance import run_directory  # noqa: PLC0415
+
             if not arguments.directory.is_dir():
                 parser.error(f"no directory at {str(arguments.directory)!r}")
             outcomes = run_directory(arguments.directory, sys.stdout)
@@ -100,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "simulate":
             return run_simulate(arguments, sys.stdout, sys.stderr)
         elif arguments.command == "tables":
+            from marketplace_core.conformance.tables import write_tables  # noqa: PLC0415
+
             for written in write_tables(arguments.directory):
                 print(written)
         else:
