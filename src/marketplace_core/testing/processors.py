@@ -19,6 +19,10 @@ class InstantProcessor:
     """A backend that finishes everything at once; the backend id is ``backend-`` and the
     resource id, or none with ``backend_ids=False``."""
 
+    backend_ids = True
+    """Whether ``create`` names a backend id (a class default, so subclasses that define
+    their own ``__init__`` keep it)."""
+
     def __init__(self, *, backend_ids: bool = True) -> None:
         self.backend_ids = backend_ids
 
